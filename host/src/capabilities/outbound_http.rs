@@ -1,0 +1,261 @@
+//! Outbound HTTP (`wasi:http/outgoing-handler`): the allow-list and in-process service chaining.
+//!
+//! A component may only reach the hosts listed in its `allowed_outbound_hosts`. Two kinds of
+//! destination never touch a socket: `http://self/...` routes through this app's own router, and
+//! `http://<component-id>.spin.internal/...` goes straight to that component, including components
+//! whose route is private. Everything else is sent by wasmtime-wasi-http's default client.
+//!
+//! The allow-list is enforced here, in the one hook every outgoing request passes through
+//! ([`wasmtime_wasi_http::WasiHttpHooks::send_request`]), so no guest code path can bypass it.
+
+use std::future::Future;
+use std::sync::Weak;
+
+use http_body_util::BodyExt;
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::app::App;
+
+/// One parsed `allowed_outbound_hosts` entry, e.g. `https://*.example.com:8443`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedHost {
+    scheme: Option<String>, // None = any
+    host: HostPattern,
+    port: PortPattern,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    Any,
+    Exact(String),
+    /// `*.example.com`: any subdomain (not the apex).
+    Suffix(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PortPattern {
+    Any,
+    /// Omitted: the scheme's default port.
+    Default,
+    Exact(u16),
+}
+
+impl AllowedHost {
+    pub fn parse(entry: &str) -> Result<Self, String> {
+        let (scheme, rest) = entry
+            .split_once("://")
+            .ok_or_else(|| format!("{entry:?} needs a scheme, e.g. \"https://{entry}\""))?;
+        let scheme = match scheme {
+            "*" => None,
+            "http" | "https" => Some(scheme.to_string()),
+            other => return Err(format!("{entry:?}: unsupported scheme {other:?} (use http, https or *)")),
+        };
+        let rest = rest.trim_end_matches('/');
+        if rest.contains('/') {
+            return Err(format!("{entry:?}: give a scheme, host and port only, no path"));
+        }
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, Some(p)),
+            _ => (rest, None),
+        };
+        let host = host.to_ascii_lowercase();
+        let host = if host == "*" {
+            HostPattern::Any
+        } else if let Some(suffix) = host.strip_prefix("*.") {
+            if suffix.is_empty() || suffix.contains('*') {
+                return Err(format!("{entry:?}: bad wildcard host"));
+            }
+            HostPattern::Suffix(format!(".{suffix}"))
+        } else if host.is_empty() || host.contains('*') {
+            return Err(format!("{entry:?}: bad host"));
+        } else {
+            HostPattern::Exact(host)
+        };
+        let port = match port {
+            None => PortPattern::Default,
+            Some("*") => PortPattern::Any,
+            Some(p) => PortPattern::Exact(p.parse().map_err(|_| format!("{entry:?}: bad port {p:?}"))?),
+        };
+        Ok(Self { scheme, host, port })
+    }
+
+    /// Does a request to `scheme://host:port` fall under this entry?
+    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        if let Some(s) = &self.scheme {
+            if s != scheme {
+                return false;
+            }
+        }
+        let host = host.to_ascii_lowercase();
+        let host_ok = match &self.host {
+            HostPattern::Any => true,
+            HostPattern::Exact(h) => *h == host,
+            HostPattern::Suffix(s) => host.ends_with(s.as_str()),
+        };
+        let port_ok = match self.port {
+            PortPattern::Any => true,
+            PortPattern::Exact(p) => p == port,
+            PortPattern::Default => Some(port) == default_port(scheme),
+        };
+        host_ok && port_ok
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+/// A component's whole allow-list. Empty means no outbound HTTP at all.
+#[derive(Debug, Clone, Default)]
+pub struct AllowList(Vec<AllowedHost>);
+
+impl AllowList {
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        entries.iter().map(|e| AllowedHost::parse(e)).collect::<Result<_, _>>().map(Self)
+    }
+
+    pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
+        self.0.iter().any(|h| h.allows(scheme, host, port))
+    }
+}
+
+/// Where an allowed outgoing request goes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// `http://self/...`: this app's router.
+    SelfApp,
+    /// `http://<id>.spin.internal/...`: one component, in-process.
+    Component(String),
+    /// Anything else: the network.
+    Network,
+}
+
+pub fn destination(host: &str) -> Destination {
+    let host = host.to_ascii_lowercase();
+    if host == "self" || host == "self.alt" {
+        Destination::SelfApp
+    } else if let Some(id) = host.strip_suffix(".spin.internal") {
+        Destination::Component(id.to_string())
+    } else {
+        Destination::Network
+    }
+}
+
+/// The per-request `WasiHttpHooks`: checks the caller's allow-list and dispatches.
+pub struct OutboundHooks {
+    /// The calling component.
+    pub component: std::sync::Arc<str>,
+    pub allow: std::sync::Arc<AllowList>,
+    /// The app, for in-process dispatch. Weak: a request must not keep a replaced app alive.
+    pub app: Weak<App>,
+    /// How deep in a chain of in-process calls this request is.
+    pub depth: u32,
+}
+
+/// In-process chains deeper than this are refused: a component calling itself forever would
+/// otherwise exhaust the instance pool.
+pub const MAX_CHAIN_DEPTH: u32 = 10;
+
+impl WasiHttpHooks for OutboundHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = wasmtime_wasi_http::Result<(
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+                )>,
+            > + Send,
+    > {
+        let _ = fut;
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("http").to_string();
+        let host = uri.host().unwrap_or_default().to_string();
+        let port = uri.port_u16().or_else(|| default_port(&scheme)).unwrap_or(0);
+        let allowed = self.allow.allows(&scheme, &host, port);
+        let component = self.component.clone();
+        let app = self.app.clone();
+        let depth = self.depth;
+        Box::new(async move {
+            if !allowed {
+                tracing::warn!(
+                    component = %component,
+                    "outbound request to {scheme}://{host}:{port} denied: not in allowed_outbound_hosts"
+                );
+                return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
+            }
+            let target = destination(&host);
+            if target == Destination::Network {
+                let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+                return Ok((
+                    response.map(BodyExt::boxed_unsync),
+                    Box::new(io) as Box<dyn Future<Output = _> + Send>,
+                ));
+            }
+            if depth >= MAX_CHAIN_DEPTH {
+                return Err(wasmtime_wasi_http::Error::LoopDetected);
+            }
+            let app = app.upgrade().ok_or(wasmtime_wasi_http::Error::ConnectionRefused)?;
+            let response = app.handle_internal(target, request, depth + 1).await?;
+            let done: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send> =
+                Box::new(async { Ok(()) });
+            Ok((response, done))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allows(entry: &str, scheme: &str, host: &str, port: u16) -> bool {
+        AllowedHost::parse(entry).unwrap().allows(scheme, host, port)
+    }
+
+    #[test]
+    fn exact_hosts_and_default_ports() {
+        assert!(allows("https://api.example.com", "https", "api.example.com", 443));
+        assert!(!allows("https://api.example.com", "http", "api.example.com", 80));
+        assert!(!allows("https://api.example.com", "https", "api.example.com", 8443));
+        assert!(allows("http://localhost:3000", "http", "localhost", 3000));
+        assert!(!allows("http://localhost:3000", "http", "localhost", 3001));
+        assert!(allows("http://127.0.0.1:*", "http", "127.0.0.1", 9));
+    }
+
+    #[test]
+    fn wildcards() {
+        assert!(allows("https://*.example.com", "https", "a.example.com", 443));
+        assert!(allows("https://*.example.com", "https", "a.b.example.com", 443));
+        assert!(!allows("https://*.example.com", "https", "example.com", 443));
+        assert!(!allows("https://*.example.com", "https", "badexample.com", 443));
+        assert!(allows("*://*:*", "http", "anything", 1234));
+        assert!(allows("*://example.com", "https", "EXAMPLE.com", 443));
+        assert!(allows("http://*.spin.internal", "http", "catalog.spin.internal", 80));
+    }
+
+    #[test]
+    fn bad_entries() {
+        for bad in ["example.com", "ftp://x", "https://", "https://a/b", "https://x:port", "https://a*b"] {
+            assert!(AllowedHost::parse(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn destinations() {
+        assert_eq!(destination("self"), Destination::SelfApp);
+        assert_eq!(destination("Catalog.spin.internal"), Destination::Component("catalog".into()));
+        assert_eq!(destination("example.com"), Destination::Network);
+    }
+
+    #[test]
+    fn empty_allow_list_allows_nothing() {
+        assert!(!AllowList::default().allows("https", "example.com", 443));
+    }
+}

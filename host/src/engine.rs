@@ -1,0 +1,193 @@
+//! The one wasmtime [`Engine`]: pooling allocator, epoch interruption, and an on-disk cache of
+//! compiled components.
+//!
+//! * **Pooling** pre-reserves instance, memory and table slots so a per-request instantiation is
+//!   a few copy-on-write page mappings instead of fresh `mmap`s.
+//! * **Epochs** bound guest execution without instrumentation cost: one ticker thread bumps the
+//!   epoch every [`EPOCH_TICK`]; each store yields to the async runtime on every tick (so a busy
+//!   guest cannot starve others) and traps once its request's deadline has passed.
+//! * **The cache** keys compiled artifacts by the SHA-256 of the `.wasm` and of the engine's
+//!   compatibility hash, so a restart skips compilation for components that did not change.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Epoch tick: the granularity of timeouts and of guest yields.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Engine-wide settings.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Largest memory any component may grow to (per-component limits are enforced per store).
+    pub max_memory: u64,
+    /// Concurrent component instances the pool holds.
+    pub max_instances: u32,
+    /// Directory for compiled artifacts; `None` disables the cache.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self { max_memory: 4 << 30, max_instances: 1000, cache_dir: None }
+    }
+}
+
+/// The engine plus its cache and ticker.
+#[derive(Clone)]
+pub struct RiffEngine {
+    engine: Engine,
+    cache_dir: Option<PathBuf>,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl RiffEngine {
+    pub fn new(settings: &EngineSettings) -> Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+
+        let mut pool = PoolingAllocationConfig::default();
+        let instances = settings.max_instances;
+        pool.total_component_instances(instances);
+        // A component made by wit-bindgen plus the WASI adapter holds several core instances,
+        // memories and tables; size the pool for that.
+        pool.total_core_instances(instances * 8);
+        pool.total_memories(instances * 2);
+        pool.total_tables(instances * 8);
+        pool.max_memories_per_component(8);
+        pool.max_tables_per_component(16);
+        pool.max_core_instances_per_component(32);
+        pool.max_component_instance_size(1 << 20);
+        pool.max_core_instance_size(1 << 20);
+        pool.max_memory_size(settings.max_memory as usize);
+        pool.table_elements(100_000);
+        // Keep memories of finished instances mapped (up to a bound) and reset them lazily.
+        pool.linear_memory_keep_resident(64 * 1024);
+        pool.table_keep_resident(64 * 1024);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+
+        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("configuring the wasmtime engine")?;
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.clone(), ticker_stop.clone());
+        Ok(Self { engine, cache_dir: settings.cache_dir.clone(), ticker_stop })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Load a component from a `.wasm` file, from the compiled cache when possible.
+    pub fn load_component(&self, path: &Path) -> Result<LoadedArtifact> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        self.load_component_bytes(&bytes)
+            .with_context(|| format!("loading {}", path.display()))
+    }
+
+    /// Compile (or fetch from cache) a component from its bytes.
+    pub fn load_component_bytes(&self, bytes: &[u8]) -> Result<LoadedArtifact> {
+        check_is_component(bytes)?;
+        let digest = hex::encode(Sha256::digest(bytes));
+        let cache_file = self.cache_dir.as_ref().map(|dir| {
+            let mut h = Sha256::new();
+            h.update(digest.as_bytes());
+            use std::hash::{Hash, Hasher};
+            let mut compat = std::collections::hash_map::DefaultHasher::new();
+            self.engine.precompile_compatibility_hash().hash(&mut compat);
+            h.update(compat.finish().to_le_bytes());
+            dir.join(format!("{}.cwasm", hex::encode(&h.finalize()[..16])))
+        });
+        if let Some(file) = &cache_file {
+            if file.exists() {
+                // SAFETY: the file was written by `Component::serialize` of an engine with the
+                // same compatibility hash (it is part of the file name), in a directory riff owns.
+                match unsafe { Component::deserialize_file(&self.engine, file) } {
+                    Ok(component) => return Ok(LoadedArtifact { component, digest, from_cache: true }),
+                    Err(e) => tracing::warn!("ignoring unreadable cache entry {}: {e:#}", file.display()),
+                }
+            }
+        }
+        let component = Component::new(&self.engine, bytes)?;
+        if let Some(file) = &cache_file {
+            if let Err(e) = write_cache(file, &component) {
+                tracing::warn!("could not cache compiled component at {}: {e:#}", file.display());
+            }
+        }
+        Ok(LoadedArtifact { component, digest, from_cache: false })
+    }
+}
+
+impl Drop for RiffEngine {
+    fn drop(&mut self) {
+        // Last clone gone: stop the ticker.
+        if Arc::strong_count(&self.ticker_stop) == 1 {
+            self.ticker_stop.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A compiled component and where it came from.
+pub struct LoadedArtifact {
+    pub component: Component,
+    /// SHA-256 of the `.wasm`, hex: the component's version identity.
+    pub digest: String,
+    pub from_cache: bool,
+}
+
+fn write_cache(file: &Path, component: &Component) -> Result<()> {
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let bytes = component.serialize()?;
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, file)?;
+    Ok(())
+}
+
+/// Refuse core modules and non-Wasm files with a message saying what the file is.
+fn check_is_component(bytes: &[u8]) -> Result<()> {
+    if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
+        bail!("not a WebAssembly file");
+    }
+    match &bytes[4..8] {
+        [0x0d, 0x00, 0x01, 0x00] => Ok(()),
+        [0x01, 0x00, 0x00, 0x00] => bail!(
+            "this is a core WebAssembly module, not a component: build for wasm32-wasip2 \
+             (or run `wasm-tools component new` on it)"
+        ),
+        _ => bail!("unsupported WebAssembly binary version"),
+    }
+}
+
+fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("riff-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        })
+        .expect("spawning the epoch ticker thread");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_non_components() {
+        assert!(check_is_component(b"hello").unwrap_err().to_string().contains("not a WebAssembly"));
+        let core = b"\0asm\x01\0\0\0";
+        assert!(check_is_component(core).unwrap_err().to_string().contains("core WebAssembly module"));
+        assert!(check_is_component(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+}

@@ -1,0 +1,731 @@
+//! Parsing and validation of `spin.toml` (Spin manifest v2).
+//!
+//! Riff reads the same manifest Spin does, so an application moves between the two unchanged.
+//! Riff-only settings live under `[component.<id>.tool.riff]`, a table Spin ignores.
+//!
+//! Every error is a single line that names the file, the line and the key at fault, because the
+//! person reading it is about to open the manifest in an editor: `spin.toml:14: [[trigger.http]]
+//! component: no component named "cataog" (components: auth, catalog)`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// Default per-component memory limit (Spin's hosts use a similar order of magnitude).
+pub const DEFAULT_MEMORY_LIMIT: u64 = 128 * 1024 * 1024;
+/// Default per-request timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A manifest error the user can act on: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestError {
+    pub file: PathBuf,
+    /// 1-based line, when the error can be pinned to one.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for ManifestError {}
+
+/// The validated application described by a manifest.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// The manifest file itself.
+    pub path: PathBuf,
+    /// Directory the manifest's relative paths are resolved against.
+    pub dir: PathBuf,
+    pub name: String,
+    pub version: Option<String>,
+    /// `[application.trigger.http] base`, "/" by default.
+    pub base: String,
+    pub variables: BTreeMap<String, VariableDecl>,
+    /// Components in manifest order.
+    pub components: Vec<Component>,
+    pub http_routes: Vec<HttpRoute>,
+}
+
+impl Manifest {
+    pub fn component(&self, id: &str) -> Option<&Component> {
+        self.components.iter().find(|c| c.id == id)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct VariableDecl {
+    pub default: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub secret: bool,
+    pub description: Option<String>,
+}
+
+/// How a component is reached over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteKind {
+    /// A public route pattern such as `/v1/artists/:id` or `/static/...`.
+    Public(String),
+    /// `route = { private = true }`: only reachable in-process via `<id>.spin.internal`.
+    Private,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpRoute {
+    pub route: RouteKind,
+    pub component: String,
+    /// Line of the `[[trigger.http]]` entry, for later error messages.
+    pub line: Option<usize>,
+}
+
+/// One `files` entry: a glob relative to the manifest, or a directory/file mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileMount {
+    Glob(String),
+    Mapping { source: PathBuf, destination: String },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BuildDecl {
+    pub command: String,
+    pub workdir: Option<PathBuf>,
+    pub watch: Vec<String>,
+}
+
+/// A validated `[component.<id>]`.
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub id: String,
+    pub description: Option<String>,
+    /// Absolute path of the `.wasm`.
+    pub source: PathBuf,
+    /// The path as written, for messages.
+    pub source_as_written: String,
+    pub files: Vec<FileMount>,
+    pub environment: BTreeMap<String, String>,
+    pub allowed_outbound_hosts: Vec<String>,
+    pub key_value_stores: Vec<String>,
+    pub sqlite_databases: Vec<String>,
+    /// Component variables: name -> template (may reference `{{ app_var }}`).
+    pub variables: BTreeMap<String, String>,
+    pub build: Option<BuildDecl>,
+    /// `dependencies` table, kept raw here; the linker interprets it.
+    pub dependencies: BTreeMap<String, toml::Value>,
+    pub riff: RiffSettings,
+    /// Line of `[component.<id>]`.
+    pub line: Option<usize>,
+}
+
+/// `[component.<id>.tool.riff]`: settings Spin does not have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiffSettings {
+    pub memory_limit: u64,
+    pub timeout: Duration,
+}
+
+impl Default for RiffSettings {
+    fn default() -> Self {
+        Self { memory_limit: DEFAULT_MEMORY_LIMIT, timeout: DEFAULT_TIMEOUT }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw (serde) shapes. `deny_unknown_fields` everywhere: a typo must not be silently ignored.
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    spin_manifest_version: Spanned<toml::Value>,
+    application: RawApplication,
+    #[serde(default)]
+    variables: BTreeMap<String, Spanned<VariableDecl>>,
+    #[serde(default)]
+    trigger: RawTriggers,
+    #[serde(default)]
+    component: BTreeMap<String, Spanned<RawComponent>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApplication {
+    name: String,
+    version: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    authors: Vec<String>,
+    #[serde(default)]
+    trigger: RawAppTriggers,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAppTriggers {
+    http: Option<RawAppHttp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAppHttp {
+    base: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTriggers {
+    #[serde(default)]
+    http: Vec<Spanned<RawHttpTrigger>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttpTrigger {
+    #[allow(dead_code)]
+    id: Option<String>,
+    route: Spanned<RawRoute>,
+    component: Spanned<RawComponentRef>,
+    #[allow(dead_code)]
+    executor: Option<toml::Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawRoute {
+    Path(String),
+    Private { private: bool },
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawComponentRef {
+    Id(String),
+    Inline(#[allow(dead_code)] toml::Table),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawComponent {
+    source: Spanned<toml::Value>,
+    description: Option<String>,
+    #[serde(default)]
+    files: Vec<RawFileMount>,
+    #[serde(default)]
+    exclude_files: Vec<String>,
+    #[serde(default)]
+    environment: BTreeMap<String, String>,
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    key_value_stores: Vec<String>,
+    #[serde(default)]
+    sqlite_databases: Vec<String>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+    build: Option<RawBuild>,
+    #[serde(default)]
+    dependencies: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    dependencies_inherit_configuration: bool,
+    #[serde(default)]
+    tool: BTreeMap<String, Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawFileMount {
+    Glob(String),
+    Mapping { source: String, destination: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuild {
+    command: RawCommand,
+    workdir: Option<String>,
+    #[serde(default)]
+    watch: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawCommand {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRiffSettings {
+    memory_limit: Option<toml::Value>,
+    timeout: Option<toml::Value>,
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/// Read and validate a manifest file.
+pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+        file: path.to_path_buf(),
+        line: None,
+        message: if e.kind() == std::io::ErrorKind::NotFound {
+            "manifest not found (pass another with -f/--from, or run riff from the app's directory)"
+                .to_string()
+        } else {
+            format!("cannot read manifest: {e}")
+        },
+    })?;
+    let dir = path
+        .parent()
+        .map(|p| if p.as_os_str().is_empty() { Path::new(".") } else { p })
+        .unwrap_or(Path::new("."));
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    parse(&text, path, &dir)
+}
+
+/// Parse and validate manifest text; `dir` resolves relative paths.
+pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestError> {
+    let err_at = |offset: Option<usize>, message: String| ManifestError {
+        file: file.to_path_buf(),
+        line: offset.map(|o| line_of(text, o)),
+        message,
+    };
+
+    let raw: RawManifest = toml::from_str(text).map_err(|e| {
+        let message = e.message().trim().replace('\n', " ");
+        err_at(e.span().map(|s| s.start), message)
+    })?;
+
+    match raw.spin_manifest_version.get_ref() {
+        toml::Value::Integer(2) => {}
+        toml::Value::String(s) if s == "1" => {
+            return Err(err_at(
+                Some(raw.spin_manifest_version.span().start),
+                "spin_manifest_version: version 1 manifests are not supported; \
+                 convert with `spin doctor` or write a version 2 manifest"
+                    .into(),
+            ))
+        }
+        other => {
+            return Err(err_at(
+                Some(raw.spin_manifest_version.span().start),
+                format!("spin_manifest_version: expected 2, found {other}"),
+            ))
+        }
+    }
+
+    if raw.application.name.trim().is_empty() {
+        return Err(err_at(find(text, "[application]"), "[application] name: must not be empty".into()));
+    }
+    let _ = (&raw.application.description, &raw.application.authors);
+    let base = raw
+        .application
+        .trigger
+        .http
+        .and_then(|h| h.base)
+        .unwrap_or_else(|| "/".to_string());
+    if !base.starts_with('/') {
+        return Err(err_at(
+            find(text, "base"),
+            format!("[application.trigger.http] base: must start with '/', found {base:?}"),
+        ));
+    }
+
+    let mut variables = BTreeMap::new();
+    for (name, decl) in raw.variables {
+        let at = Some(decl.span().start);
+        let decl = decl.into_inner();
+        check_variable_name(&name).map_err(|m| err_at(at, format!("[variables] {name}: {m}")))?;
+        if decl.required && decl.default.is_some() {
+            return Err(err_at(
+                at,
+                format!("[variables] {name}: a variable cannot be both required and have a default"),
+            ));
+        }
+        variables.insert(name, decl);
+    }
+
+    let mut components = Vec::new();
+    for (id, spanned) in raw.component {
+        let line_offset = find(text, &format!("[component.{id}]")).or(Some(spanned.span().start));
+        let raw_c = spanned.into_inner();
+        check_component_id(&id).map_err(|m| err_at(line_offset, format!("[component.{id}]: {m}")))?;
+        components.push(validate_component(text, file, dir, &id, line_offset, raw_c, &variables)?);
+    }
+
+    let ids: BTreeSet<&str> = components.iter().map(|c| c.id.as_str()).collect();
+    let mut http_routes = Vec::new();
+    let mut seen_routes: BTreeMap<String, usize> = BTreeMap::new();
+    for trigger in raw.trigger.http {
+        let trigger_at = trigger.span().start;
+        let trigger = trigger.into_inner();
+        let component_at = trigger.component.span().start;
+        let component = match trigger.component.into_inner() {
+            RawComponentRef::Id(id) => id,
+            RawComponentRef::Inline(_) => {
+                return Err(err_at(
+                    Some(component_at),
+                    "[[trigger.http]] component: inline component tables are not supported; \
+                     declare it as [component.<id>] and refer to it by id"
+                        .into(),
+                ))
+            }
+        };
+        if !ids.contains(component.as_str()) {
+            let known: Vec<&str> = ids.iter().copied().collect();
+            return Err(err_at(
+                Some(component_at),
+                format!(
+                    "[[trigger.http]] component: no component named {component:?} (components: {})",
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                ),
+            ));
+        }
+        let route_at = trigger.route.span().start;
+        let route = match trigger.route.into_inner() {
+            RawRoute::Path(p) => {
+                crate::trigger::router::RoutePattern::parse(&p)
+                    .map_err(|m| err_at(Some(route_at), format!("[[trigger.http]] route: {m}")))?;
+                let normalized = crate::trigger::router::RoutePattern::parse(&p).unwrap().to_string();
+                if let Some(prev) = seen_routes.insert(normalized.clone(), line_of(text, route_at)) {
+                    return Err(err_at(
+                        Some(route_at),
+                        format!("[[trigger.http]] route: {p:?} is already routed on line {prev}"),
+                    ));
+                }
+                RouteKind::Public(p)
+            }
+            RawRoute::Private { private: true } => RouteKind::Private,
+            RawRoute::Private { private: false } => {
+                return Err(err_at(
+                    Some(route_at),
+                    "[[trigger.http]] route: `{ private = false }` is not a route; give a path like \"/...\""
+                        .into(),
+                ))
+            }
+        };
+        http_routes.push(HttpRoute { route, component, line: Some(line_of(text, trigger_at)) });
+    }
+
+    Ok(Manifest {
+        path: file.to_path_buf(),
+        dir: dir.to_path_buf(),
+        name: raw.application.name,
+        version: raw.application.version,
+        base,
+        variables,
+        components,
+        http_routes,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn validate_component(
+    text: &str,
+    file: &Path,
+    dir: &Path,
+    id: &str,
+    at: Option<usize>,
+    raw: RawComponent,
+    app_variables: &BTreeMap<String, VariableDecl>,
+) -> Result<Component, ManifestError> {
+    let err = |offset: Option<usize>, message: String| ManifestError {
+        file: file.to_path_buf(),
+        line: offset.map(|o| line_of(text, o)),
+        message: format!("[component.{id}] {message}"),
+    };
+    let source_at = Some(raw.source.span().start);
+    let source_as_written = match raw.source.get_ref() {
+        toml::Value::String(s) if !s.trim().is_empty() => s.clone(),
+        toml::Value::Table(t) if t.contains_key("url") => {
+            return Err(err(
+                source_at,
+                "source: remote sources ({ url, digest }) are not supported; download the .wasm and give its path"
+                    .into(),
+            ))
+        }
+        _ => return Err(err(source_at, "source: expected the path of a .wasm file".into())),
+    };
+    let source = dir.join(&source_as_written);
+
+    if !raw.exclude_files.is_empty() {
+        return Err(err(at, "exclude_files: not supported; narrow the `files` globs instead".into()));
+    }
+    let mut files = Vec::new();
+    for f in raw.files {
+        files.push(match f {
+            RawFileMount::Glob(g) => {
+                glob::Pattern::new(&g).map_err(|e| err(at, format!("files: bad glob {g:?}: {e}")))?;
+                FileMount::Glob(g)
+            }
+            RawFileMount::Mapping { source, destination } => {
+                if !destination.starts_with('/') {
+                    return Err(err(at, format!("files: destination {destination:?} must be absolute")));
+                }
+                FileMount::Mapping { source: dir.join(source), destination }
+            }
+        });
+    }
+
+    for store in raw.key_value_stores.iter().chain(&raw.sqlite_databases) {
+        check_label(store).map_err(|m| err(at, format!("label {store:?}: {m}")))?;
+    }
+    for host in &raw.allowed_outbound_hosts {
+        crate::capabilities::outbound_http::AllowedHost::parse(host)
+            .map_err(|m| err(find(text, host).or(at), format!("allowed_outbound_hosts: {m}")))?;
+    }
+    for (name, template) in &raw.variables {
+        check_variable_name(name).map_err(|m| err(at, format!("variables.{name}: {m}")))?;
+        for reference in crate::capabilities::variables::template_references(template)
+            .map_err(|m| err(at, format!("variables.{name}: {m}")))?
+        {
+            if !app_variables.contains_key(&reference) {
+                return Err(err(
+                    find(text, template).or(at),
+                    format!("variables.{name}: refers to {{{{ {reference} }}}}, which is not declared in [variables]"),
+                ));
+            }
+        }
+    }
+
+    let build = raw.build.map(|b| BuildDecl {
+        command: match b.command {
+            RawCommand::One(c) => c,
+            RawCommand::Many(cs) => cs.join(" && "),
+        },
+        workdir: b.workdir.map(|w| dir.join(w)),
+        watch: b.watch,
+    });
+
+    let mut riff = RiffSettings::default();
+    for (tool, value) in raw.tool {
+        if tool != "riff" {
+            continue; // other tools' settings are theirs to validate
+        }
+        let tool_at = find(text, &format!("[component.{id}.tool.riff]")).or(Some(value.span().start));
+        let settings: RawRiffSettings = value
+            .into_inner()
+            .try_into()
+            .map_err(|e: toml::de::Error| err(tool_at, format!("tool.riff: {}", e.message().trim())))?;
+        if let Some(v) = settings.memory_limit {
+            riff.memory_limit =
+                parse_size(&v).map_err(|m| err(tool_at, format!("tool.riff.memory_limit: {m}")))?;
+        }
+        if let Some(v) = settings.timeout {
+            riff.timeout = parse_duration(&v).map_err(|m| err(tool_at, format!("tool.riff.timeout: {m}")))?;
+        }
+    }
+
+    Ok(Component {
+        id: id.to_string(),
+        description: raw.description,
+        source,
+        source_as_written,
+        files,
+        environment: raw.environment,
+        allowed_outbound_hosts: raw.allowed_outbound_hosts,
+        key_value_stores: raw.key_value_stores,
+        sqlite_databases: raw.sqlite_databases,
+        variables: raw.variables,
+        build,
+        dependencies: raw.dependencies,
+        riff,
+        line: at.map(|o| line_of(text, o)),
+    })
+}
+
+/// 1-based line number of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+fn find(text: &str, needle: &str) -> Option<usize> {
+    text.find(needle)
+}
+
+/// Component ids as Spin accepts them: lowercase words joined by '-' (and '_').
+fn check_component_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err("component ids are lowercase letters, digits, '-' and '_', starting with a letter".into())
+    }
+}
+
+fn check_variable_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err("variable names are lowercase letters, digits and '_', starting with a letter".into())
+    }
+}
+
+fn check_label(label: &str) -> Result<(), String> {
+    let ok = !label.is_empty()
+        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err("labels are letters, digits, '-' and '_'".into())
+    }
+}
+
+/// `"128MiB"`, `"64 MB"`, or a number of bytes.
+pub fn parse_size(value: &toml::Value) -> Result<u64, String> {
+    let bytes = match value {
+        toml::Value::Integer(n) if *n > 0 => *n as u64,
+        toml::Value::String(s) => s
+            .trim()
+            .parse::<bytesize::ByteSize>()
+            .map_err(|e| format!("cannot read {s:?} as a size (e.g. \"128MiB\"): {e}"))?
+            .as_u64(),
+        other => return Err(format!("expected a size like \"128MiB\", found {other}")),
+    };
+    if bytes < 64 * 1024 {
+        return Err(format!("{bytes} bytes is below one Wasm page (64KiB)"));
+    }
+    Ok(bytes)
+}
+
+/// `"30s"`, `"500ms"`, `"2m"`, or a number of seconds.
+pub fn parse_duration(value: &toml::Value) -> Result<Duration, String> {
+    let d = match value {
+        toml::Value::Integer(n) if *n > 0 => Duration::from_secs(*n as u64),
+        toml::Value::String(s) => humantime::parse_duration(s.trim())
+            .map_err(|e| format!("cannot read {s:?} as a duration (e.g. \"30s\"): {e}"))?,
+        other => return Err(format!("expected a duration like \"30s\", found {other}")),
+    };
+    if d.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Manifest, ManifestError> {
+        parse(text, Path::new("spin.toml"), Path::new("/app"))
+    }
+
+    const MINIMAL: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "demo"
+[[trigger.http]]
+route = "/hello/..."
+component = "hello"
+[component.hello]
+source = "hello.wasm"
+"#;
+
+    #[test]
+    fn parses_a_minimal_manifest() {
+        let m = parse_str(MINIMAL).unwrap();
+        assert_eq!(m.name, "demo");
+        assert_eq!(m.components[0].source, PathBuf::from("/app/hello.wasm"));
+        assert_eq!(m.http_routes[0].route, RouteKind::Public("/hello/...".into()));
+        assert_eq!(m.components[0].riff, RiffSettings::default());
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let text = MINIMAL.replace("source = \"hello.wasm\"", "source = \"hello.wasm\"\nsorce = 1");
+        let e = parse_str(&text).unwrap_err();
+        assert_eq!(e.line, Some(10), "{e}");
+        assert!(e.to_string().contains("sorce"), "{e}");
+    }
+
+    #[test]
+    fn route_to_unknown_component_is_refused_with_line() {
+        let text = MINIMAL.replace("component = \"hello\"", "component = \"helo\"");
+        let e = parse_str(&text).unwrap_err();
+        assert_eq!(e.line, Some(7));
+        assert!(e.message.contains("no component named \"helo\" (components: hello)"), "{e}");
+    }
+
+    #[test]
+    fn malformed_toml_reports_line() {
+        let e = parse_str("spin_manifest_version = 2\n[application\nname='x'").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+    }
+
+    #[test]
+    fn wrong_version_is_refused() {
+        let e = parse_str(&MINIMAL.replace("= 2", "= 3")).unwrap_err();
+        assert!(e.message.contains("expected 2"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_routes_are_refused() {
+        let text = format!("{MINIMAL}\n[[trigger.http]]\nroute = \"/hello/...\"\ncomponent = \"hello\"\n");
+        let e = parse_str(&text).unwrap_err();
+        assert!(e.message.contains("already routed on line 5"), "{e}");
+    }
+
+    #[test]
+    fn riff_settings_are_read() {
+        let text = format!(
+            "{MINIMAL}[component.hello.tool.riff]\nmemory_limit = \"16MiB\"\ntimeout = \"250ms\"\n"
+        );
+        let m = parse_str(&text).unwrap();
+        assert_eq!(m.components[0].riff.memory_limit, 16 * 1024 * 1024);
+        assert_eq!(m.components[0].riff.timeout, Duration::from_millis(250));
+        let bad = format!("{MINIMAL}[component.hello.tool.riff]\nmemory = 1\n");
+        let e = parse_str(&bad).unwrap_err();
+        assert!(e.message.contains("tool.riff") && e.message.contains("memory"), "{e}");
+        assert_eq!(e.line, Some(10), "{e}");
+    }
+
+    #[test]
+    fn private_routes_and_variables() {
+        let text = r#"
+spin_manifest_version = 2
+[application]
+name = "demo"
+[variables]
+greeting = { default = "hi" }
+token = { required = true, secret = true }
+[[trigger.http]]
+route = { private = true }
+component = "inner"
+[component.inner]
+source = "inner.wasm"
+variables = { message = "{{ greeting }} there" }
+"#;
+        let m = parse_str(text).unwrap();
+        assert_eq!(m.http_routes[0].route, RouteKind::Private);
+        assert!(m.variables["token"].secret);
+        let bad = text.replace("{{ greeting }}", "{{ nope }}");
+        let e = parse_str(&bad).unwrap_err();
+        assert!(e.message.contains("nope"), "{e}");
+        assert_eq!(e.line, Some(13));
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size(&toml::Value::String("1 MiB".into())).unwrap(), 1 << 20);
+        assert!(parse_size(&toml::Value::String("lots".into())).is_err());
+        assert_eq!(parse_duration(&toml::Value::Integer(2)).unwrap(), Duration::from_secs(2));
+        assert!(parse_duration(&toml::Value::String("0s".into())).is_err());
+    }
+}

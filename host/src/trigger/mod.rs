@@ -1,0 +1,4 @@
+//! Triggers: what makes components run. HTTP for now.
+
+pub mod http;
+pub mod router;
