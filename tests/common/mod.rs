@@ -1,0 +1,203 @@
+//! Shared harness for the integration tests: build the test components once, start a real
+//! `riff up` on a free port with its own state directory, and stop it when the test ends.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// Directory holding the built test components (`probe.wasm`, `plain.wasm`, ...).
+pub fn wasm_dir() -> PathBuf {
+    build_components();
+    target_dir().join("wasm32-wasip2").join("release")
+}
+
+/// Build every component crate for wasm32-wasip2, once per test binary.
+pub fn build_components() {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"])
+            .arg(target_dir())
+            .current_dir(repo_root().join("components"))
+            .status()
+            .expect("running cargo to build the test components");
+        assert!(status.success(), "building the test components failed");
+    });
+}
+
+/// A running `riff up`.
+pub struct Riff {
+    child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub dir: tempfile::TempDir,
+    log: Arc<Mutex<String>>,
+}
+
+/// Write `manifest` (with `{wasm}` replaced by the components' directory) into a fresh
+/// directory and return that directory.
+pub fn app_dir(manifest: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let text = manifest.replace("{wasm}", &wasm_dir().to_string_lossy());
+    std::fs::write(dir.path().join("spin.toml"), text).unwrap();
+    dir
+}
+
+fn riff_command(dir: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_riff"));
+    cmd.arg("up")
+        .arg("-f")
+        .arg(dir.join("spin.toml"))
+        .args(["--listen", "127.0.0.1:0", "--state-dir"])
+        .arg(dir.join(".riff"))
+        .arg("--cache-dir")
+        .arg(target_dir().join("riff-test-cache"))
+        .args(extra)
+        .env("RIFF_LOG", "info");
+    cmd
+}
+
+impl Riff {
+    pub fn start(manifest: &str) -> Riff {
+        Self::start_with(manifest, &[], &[])
+    }
+
+    pub fn start_with(manifest: &str, args: &[&str], env: &[(&str, &str)]) -> Riff {
+        Self::start_in(app_dir(manifest), args, env)
+    }
+
+    /// Start riff on an app directory prepared by [`app_dir`] (the state directory is kept there).
+    pub fn start_in(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Riff {
+        let mut cmd = riff_command(dir.path(), args);
+        cmd.envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("starting riff");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("Serving ") {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(addr.trim().to_string());
+                    }
+                }
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("riff did not start; its log:\n{}", log.lock().unwrap());
+            }
+        };
+        Riff { child, base, dir, log }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Everything riff wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Wait (up to 10 s) until the log contains `needle`.
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Stop riff and hand back its app directory (state included) for a restart.
+    pub fn stop(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let placeholder = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, placeholder)
+    }
+}
+
+impl Drop for Riff {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run `riff up` on a manifest that must be refused: returns (exit code, stderr).
+pub fn riff_fails(manifest: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let dir = app_dir(manifest);
+    riff_fails_in(dir.path(), args, env)
+}
+
+pub fn riff_fails_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let mut cmd = riff_command(dir, args);
+    cmd.envs(env.iter().copied());
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+            return (status.code().unwrap_or(-1), err);
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            let _ = child.kill();
+            panic!("riff kept running on a manifest it should refuse");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
+}
+
+pub fn get(url: &str) -> (u16, String) {
+    let resp = client().get(url).send().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    (status, resp.text().unwrap())
+}
+
+pub fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let (status, body) = get(url);
+    let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: {e}: {body}"));
+    (status, json)
+}
+
+pub fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    let resp = client().post(url).json(body).send().unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {url}: {e}: {text}")))
+}
