@@ -76,7 +76,11 @@ fn start() -> Riff {
     Riff::start_in(
         dir,
         &[],
-        &[("RIFF_VARIABLE_FROM_RIFF_ENV", "from-riff"), ("SPIN_VARIABLE_FROM_SPIN_ENV", "from-spin"), ("RIFF_VARIABLE_SECRET_TOKEN", "s3cr3t-value")],
+        &[
+            ("RIFF_VARIABLE_FROM_RIFF_ENV", "from-riff"),
+            ("SPIN_VARIABLE_FROM_SPIN_ENV", "from-spin"),
+            ("RIFF_VARIABLE_SECRET_TOKEN", "s3cr3t-value"),
+        ],
     )
 }
 
@@ -113,11 +117,17 @@ fn key_value_denials() {
     let riff = start();
     // `private` exists (back has it) but probe was not granted it; `nowhere` exists nowhere.
     let (status, body) = kv(&riff, "probe", "store=private&op=get&key=a");
-    assert_eq!((status, body["error"].as_str().unwrap().trim_start_matches("Error::")), (403, "AccessDenied"));
+    assert_eq!(
+        (status, body["error"].as_str().unwrap().trim_start_matches("Error::")),
+        (403, "AccessDenied")
+    );
     let (status, body) = kv(&riff, "probe", "store=nowhere&op=get&key=a");
     assert_eq!((status, body["error"].as_str().unwrap().trim_start_matches("Error::")), (403, "NoSuchStore"));
     let (status, body) = kv(&riff, "bare", "op=get&key=a");
-    assert_eq!((status, body["error"].as_str().unwrap().trim_start_matches("Error::")), (403, "AccessDenied"));
+    assert_eq!(
+        (status, body["error"].as_str().unwrap().trim_start_matches("Error::")),
+        (403, "AccessDenied")
+    );
     // The same through wasi:keyvalue.
     assert_eq!(get(&riff.url("/plain/open/private")), (403, "Error::AccessDenied".into()));
     assert_eq!(get(&riff.url("/plain/open/nowhere")), (403, "Error::NoSuchStore".into()));
@@ -156,13 +166,15 @@ fn sql(riff: &Riff, route: &str, statement: &str, params: serde_json::Value) -> 
 #[test]
 fn sqlite_every_value_type_both_interface_versions() {
     let riff = start();
-    let (status, _) = sql(&riff, "sql", "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n TEXT)", json!([]));
+    let (status, _) =
+        sql(&riff, "sql", "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n TEXT)", json!([]));
     assert_eq!(status, 200);
     let row = json!([{"integer": -42}, {"real": 3.25}, {"text": "héllo"}, {"blob": [0, 1, 255]}, null]);
     assert_eq!(sql(&riff, "sql", "INSERT INTO t VALUES (?, ?, ?, ?, ?)", row.clone()).0, 200);
     assert_eq!(sql(&riff, "sql2", "INSERT INTO t VALUES (?, ?, ?, ?, ?)", row.clone()).0, 200);
     for route in ["sql", "sql2"] {
-        let (status, out) = sql(&riff, route, "SELECT i, r, s, b, n FROM t WHERE i = ?", json!([{"integer": -42}]));
+        let (status, out) =
+            sql(&riff, route, "SELECT i, r, s, b, n FROM t WHERE i = ?", json!([{"integer": -42}]));
         assert_eq!(status, 200);
         assert_eq!(out["columns"], json!(["i", "r", "s", "b", "n"]));
         assert_eq!(out["rows"], json!([row.clone(), row.clone()]), "{route}");
@@ -180,7 +192,8 @@ fn sqlite_parameters_cannot_inject() {
     sql(&riff, "sql", "CREATE TABLE users (name TEXT)", json!([]));
     let evil = "x'); DROP TABLE users; --";
     assert_eq!(sql(&riff, "sql", "INSERT INTO users (name) VALUES (?)", json!([{"text": evil}])).0, 200);
-    let (_, out) = sql(&riff, "sql", "SELECT name FROM users WHERE name = ?", json!([{"text": "' OR '1'='1"}]));
+    let (_, out) =
+        sql(&riff, "sql", "SELECT name FROM users WHERE name = ?", json!([{"text": "' OR '1'='1"}]));
     assert_eq!(out["rows"], json!([]), "a quoted OR is data, not SQL");
     let (status, out) = sql(&riff, "sql", "SELECT name FROM users", json!([]));
     assert_eq!(status, 200, "table still exists");
@@ -192,8 +205,12 @@ fn sqlite_denials() {
     let riff = start();
     let (status, out) = post_json(&riff.url("/bare/sql"), &json!({ "statement": "SELECT 1" }));
     assert_eq!((status, out["error"].as_str().unwrap().trim_start_matches("Error::")), (403, "AccessDenied"));
-    let (status, out) = post_json(&riff.url("/probe/sql"), &json!({ "statement": "SELECT 1", "database": "other" }));
-    assert_eq!((status, out["error"].as_str().unwrap().trim_start_matches("Error::")), (403, "NoSuchDatabase"));
+    let (status, out) =
+        post_json(&riff.url("/probe/sql"), &json!({ "statement": "SELECT 1", "database": "other" }));
+    assert_eq!(
+        (status, out["error"].as_str().unwrap().trim_start_matches("Error::")),
+        (403, "NoSuchDatabase")
+    );
 }
 
 #[test]
@@ -247,7 +264,9 @@ fn outbound_http_allowed_denied_and_chained() {
     let (status, _) = get_json(&riff.url(&format!("/front/outbound?url={health}")));
     assert_eq!(status, 502);
     // The callee runs under its own grants: back can use its private store, front cannot.
-    let (_, out) = get_json(&riff.url("/front/outbound?url=http://back.spin.internal/kv%3Fstore%3Dprivate%26op%3Dset%26key%3Dk%26value%3Dv"));
+    let (_, out) = get_json(&riff.url(
+        "/front/outbound?url=http://back.spin.internal/kv%3Fstore%3Dprivate%26op%3Dset%26key%3Dk%26value%3Dv",
+    ));
     assert_eq!(out["status"], 200, "{out}");
     let (status, _) = kv(&riff, "front", "store=private&op=get&key=k");
     assert_eq!(status, 403);

@@ -117,7 +117,11 @@ fn request_bodies_reach_the_guest() {
     // The SQL route reads a JSON body; a malformed one is the guest's 400, proving it arrived.
     let resp = client().post(riff.url("/static/sql")).body("{not json").send().unwrap();
     assert_eq!(resp.status().as_u16(), 400);
-    let resp = client().post(riff.url("/static/sql")).json(&serde_json::json!({"statement": "SELECT 1"})).send().unwrap();
+    let resp = client()
+        .post(riff.url("/static/sql"))
+        .json(&serde_json::json!({"statement": "SELECT 1"}))
+        .send()
+        .unwrap();
     // probe has no database granted here: the host refuses, the guest reports it.
     assert_eq!(resp.status().as_u16(), 403);
     assert!(resp.text().unwrap().contains("NoSuchDatabase"));

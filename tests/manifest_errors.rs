@@ -58,7 +58,7 @@ fn missing_wasm_suggests_build() {
     let (code, err) = riff_fails(&text, &[], &[]);
     assert_ne!(code, 0);
     let line = error_line(&err);
-    assert!(line.contains("[component.hello]") && line.contains("--build"), "{line}");
+    assert!(line.contains("spin.toml:8: [component.hello]") && line.contains("--build"), "{line}");
 }
 
 #[test]
@@ -67,12 +67,21 @@ fn missing_import_is_named() {
     let (code, err) = riff_fails(&text, &[], &[]);
     assert_ne!(code, 0);
     let line = error_line(&err);
-    assert!(line.contains("does not instantiate") && line.contains("fermyon:spin/llm@2.0.0"), "{line}");
+    assert!(
+        line.contains("spin.toml:8: [component.hello]")
+            && line.contains("does not instantiate")
+            && line.contains("fermyon:spin/llm@2.0.0"),
+        "{line}"
+    );
 }
 
 #[test]
 fn core_module_is_not_a_component() {
-    let dir = app_dir(&GOOD.replace("{wasm}/hello.wasm", "core.wasm").replace(&wasm_dir().to_string_lossy().to_string(), ""));
+    let dir = app_dir(
+        &GOOD
+            .replace("{wasm}/hello.wasm", "core.wasm")
+            .replace(&wasm_dir().to_string_lossy().to_string(), ""),
+    );
     std::fs::write(dir.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let (code, err) = riff_fails_in(dir.path(), &[], &[]);
     assert_ne!(code, 0);
@@ -81,7 +90,8 @@ fn core_module_is_not_a_component() {
 
 #[test]
 fn missing_required_variable() {
-    let text = GOOD.replace("[[trigger.http]]", "[variables]\napi_key = { required = true }\n[[trigger.http]]");
+    let text =
+        GOOD.replace("[[trigger.http]]", "[variables]\napi_key = { required = true }\n[[trigger.http]]");
     let (code, err) = riff_fails(&text, &[], &[]);
     assert_ne!(code, 0);
     assert!(error_line(&err).contains("RIFF_VARIABLE_API_KEY"), "{err}");

@@ -148,10 +148,21 @@ impl App {
         let mut components = HashMap::new();
         for component in &manifest.components {
             let loaded = load_component(
-                &engine, &linker, manifest, component, &variables, &kv, &kv_labels, &sql, &sql_labels,
+                &engine,
+                &linker,
+                manifest,
+                component,
+                &variables,
+                &kv,
+                &kv_labels,
+                &sql,
+                &sql_labels,
                 &options.state_dir,
             )
-            .with_context(|| format!("[component.{}]", component.id))?;
+            .with_context(|| match component.line {
+                Some(line) => format!("{}:{line}: [component.{}]", manifest.path.display(), component.id),
+                None => format!("{}: [component.{}]", manifest.path.display(), component.id),
+            })?;
             components.insert(component.id.clone(), Arc::new(loaded));
         }
 
@@ -304,7 +315,12 @@ impl App {
         }
     }
 
-    fn with_spin_headers<B>(&self, mut req: Request<B>, info: &RouteInfo, client: Option<SocketAddr>) -> Request<B> {
+    fn with_spin_headers<B>(
+        &self,
+        mut req: Request<B>,
+        info: &RouteInfo,
+        client: Option<SocketAddr>,
+    ) -> Request<B> {
         let headers = req.headers_mut();
         // Never let a client forge the host's own headers.
         let forged: Vec<HeaderName> =
@@ -407,7 +423,9 @@ impl App {
             Ok(Err(_)) => {
                 // The response was never set: find out why from the task.
                 let failure = match task.await {
-                    Ok(Ok(())) => Failure::Crashed("the component returned without sending a response".into()),
+                    Ok(Ok(())) => {
+                        Failure::Crashed("the component returned without sending a response".into())
+                    }
                     Ok(Err(e)) => classify(&id, e, timeout),
                     Err(join) => Failure::Crashed(format!("host task failed: {join}")),
                 };
@@ -532,7 +550,11 @@ fn load_component(
 
 /// Resolve `files`: directory mappings are mounted as they are; globs and single files are
 /// copied into a staging directory under the state dir, mounted at `/`.
-fn stage_files(manifest: &Manifest, component: &manifest::Component, state_dir: &Path) -> Result<Vec<(PathBuf, String)>> {
+fn stage_files(
+    manifest: &Manifest,
+    component: &manifest::Component,
+    state_dir: &Path,
+) -> Result<Vec<(PathBuf, String)>> {
     let mut mounts = Vec::new();
     if component.files.is_empty() {
         return Ok(mounts);
@@ -555,7 +577,8 @@ fn stage_files(manifest: &Manifest, component: &manifest::Component, state_dir: 
         match mount {
             FileMount::Glob(pattern) => {
                 let full = manifest.dir.join(pattern);
-                let entries = glob::glob(&full.to_string_lossy()).with_context(|| format!("files: {pattern}"))?;
+                let entries =
+                    glob::glob(&full.to_string_lossy()).with_context(|| format!("files: {pattern}"))?;
                 for entry in entries {
                     let path = entry?;
                     if path.is_file() {

@@ -52,7 +52,9 @@ pub fn build(manifest: &Manifest, only: Option<&[String]>) -> Result<()> {
             .current_dir(&workdir)
             .stdin(Stdio::null())
             .output()
-            .with_context(|| format!("running the build command of {:?} in {}", component.id, workdir.display()))?;
+            .with_context(|| {
+                format!("running the build command of {:?} in {}", component.id, workdir.display())
+            })?;
         if !output.status.success() {
             bar.abandon_with_message(format!("failed ({})", output.status));
             let _ = multi.clear();

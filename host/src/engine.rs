@@ -74,7 +74,8 @@ impl RiffEngine {
         pool.table_keep_resident(64 * 1024);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
 
-        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("configuring the wasmtime engine")?;
+        let engine =
+            Engine::new(&config).map_err(anyhow::Error::from).context("configuring the wasmtime engine")?;
         let ticker_stop = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.clone(), ticker_stop.clone());
         Ok(Self { engine, cache_dir: settings.cache_dir.clone(), ticker_stop })
@@ -87,8 +88,7 @@ impl RiffEngine {
     /// Load a component from a `.wasm` file, from the compiled cache when possible.
     pub fn load_component(&self, path: &Path) -> Result<LoadedArtifact> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        self.load_component_bytes(&bytes)
-            .with_context(|| format!("loading {}", path.display()))
+        self.load_component_bytes(&bytes).with_context(|| format!("loading {}", path.display()))
     }
 
     /// Compile (or fetch from cache) a component from its bytes.

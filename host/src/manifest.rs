@@ -330,12 +330,7 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         return Err(err_at(find(text, "[application]"), "[application] name: must not be empty".into()));
     }
     let _ = (&raw.application.description, &raw.application.authors);
-    let base = raw
-        .application
-        .trigger
-        .http
-        .and_then(|h| h.base)
-        .unwrap_or_else(|| "/".to_string());
+    let base = raw.application.trigger.http.and_then(|h| h.base).unwrap_or_else(|| "/".to_string());
     if !base.starts_with('/') {
         return Err(err_at(
             find(text, "base"),
@@ -394,28 +389,27 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
             ));
         }
         let route_at = trigger.route.span().start;
-        let route = match trigger.route.into_inner() {
-            RawRoute::Path(p) => {
-                crate::trigger::router::RoutePattern::parse(&p)
-                    .map_err(|m| err_at(Some(route_at), format!("[[trigger.http]] route: {m}")))?;
-                let normalized = crate::trigger::router::RoutePattern::parse(&p).unwrap().to_string();
-                if let Some(prev) = seen_routes.insert(normalized.clone(), line_of(text, route_at)) {
-                    return Err(err_at(
-                        Some(route_at),
-                        format!("[[trigger.http]] route: {p:?} is already routed on line {prev}"),
-                    ));
+        let route =
+            match trigger.route.into_inner() {
+                RawRoute::Path(p) => {
+                    crate::trigger::router::RoutePattern::parse(&p)
+                        .map_err(|m| err_at(Some(route_at), format!("[[trigger.http]] route: {m}")))?;
+                    let normalized = crate::trigger::router::RoutePattern::parse(&p).unwrap().to_string();
+                    if let Some(prev) = seen_routes.insert(normalized.clone(), line_of(text, route_at)) {
+                        return Err(err_at(
+                            Some(route_at),
+                            format!("[[trigger.http]] route: {p:?} is already routed on line {prev}"),
+                        ));
+                    }
+                    RouteKind::Public(p)
                 }
-                RouteKind::Public(p)
-            }
-            RawRoute::Private { private: true } => RouteKind::Private,
-            RawRoute::Private { private: false } => {
-                return Err(err_at(
+                RawRoute::Private { private: true } => RouteKind::Private,
+                RawRoute::Private { private: false } => return Err(err_at(
                     Some(route_at),
                     "[[trigger.http]] route: `{ private = false }` is not a route; give a path like \"/...\""
                         .into(),
-                ))
-            }
-        };
+                )),
+            };
         http_routes.push(HttpRoute { route, component, line: Some(line_of(text, trigger_at)) });
     }
 
@@ -579,8 +573,7 @@ fn check_variable_name(name: &str) -> Result<(), String> {
 }
 
 fn check_label(label: &str) -> Result<(), String> {
-    let ok = !label.is_empty()
-        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    let ok = !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if ok {
         Ok(())
     } else {
@@ -679,14 +672,13 @@ source = "hello.wasm"
     fn duplicate_routes_are_refused() {
         let text = format!("{MINIMAL}\n[[trigger.http]]\nroute = \"/hello/...\"\ncomponent = \"hello\"\n");
         let e = parse_str(&text).unwrap_err();
-        assert!(e.message.contains("already routed on line 5"), "{e}");
+        assert!(e.message.contains("already routed on line 6"), "{e}");
     }
 
     #[test]
     fn riff_settings_are_read() {
-        let text = format!(
-            "{MINIMAL}[component.hello.tool.riff]\nmemory_limit = \"16MiB\"\ntimeout = \"250ms\"\n"
-        );
+        let text =
+            format!("{MINIMAL}[component.hello.tool.riff]\nmemory_limit = \"16MiB\"\ntimeout = \"250ms\"\n");
         let m = parse_str(&text).unwrap();
         assert_eq!(m.components[0].riff.memory_limit, 16 * 1024 * 1024);
         assert_eq!(m.components[0].riff.timeout, Duration::from_millis(250));

@@ -64,24 +64,25 @@ impl RuntimeConfig {
             let line = e.span().map(|s| crate::manifest::line_of(text, s.start));
             anyhow::anyhow!("line {}: {}", line.unwrap_or(0), e.message().trim())
         })?;
-        let convert = |section: &str, entries: BTreeMap<String, RawBackend>| -> Result<BTreeMap<String, Backend>> {
-            entries
-                .into_iter()
-                .map(|(label, b)| {
-                    if let Some(key) = b.rest.keys().next() {
-                        bail!("[{section}.{label}]: unknown key {key:?}");
-                    }
-                    let backend = match b.kind.as_str() {
-                        "spin" | "sqlite" => Backend::Sqlite { path: b.path.map(|p| base.join(p)) },
-                        other => bail!(
-                            "[{section}.{label}]: backend type {other:?} is not available in this build \
+        let convert =
+            |section: &str, entries: BTreeMap<String, RawBackend>| -> Result<BTreeMap<String, Backend>> {
+                entries
+                    .into_iter()
+                    .map(|(label, b)| {
+                        if let Some(key) = b.rest.keys().next() {
+                            bail!("[{section}.{label}]: unknown key {key:?}");
+                        }
+                        let backend = match b.kind.as_str() {
+                            "spin" | "sqlite" => Backend::Sqlite { path: b.path.map(|p| base.join(p)) },
+                            other => bail!(
+                                "[{section}.{label}]: backend type {other:?} is not available in this build \
                              (supported: \"spin\"/\"sqlite\", the embedded SQLite backend)"
-                        ),
-                    };
-                    Ok((label, backend))
-                })
-                .collect()
-        };
+                            ),
+                        };
+                        Ok((label, backend))
+                    })
+                    .collect()
+            };
         Ok(Self {
             key_value_stores: convert("key_value_store", raw.key_value_store)?,
             sqlite_databases: convert("sqlite_database", raw.sqlite_database)?,
@@ -106,9 +107,11 @@ mod tests {
 
     #[test]
     fn refuses_unknown_backends_and_keys() {
-        let e = RuntimeConfig::parse("[key_value_store.x]\ntype = \"memcached\"\n", Path::new(".")).unwrap_err();
+        let e =
+            RuntimeConfig::parse("[key_value_store.x]\ntype = \"memcached\"\n", Path::new(".")).unwrap_err();
         assert!(e.to_string().contains("memcached"), "{e}");
-        let e = RuntimeConfig::parse("[key_value_store.x]\ntype = \"spin\"\npth = \"a\"\n", Path::new(".")).unwrap_err();
+        let e = RuntimeConfig::parse("[key_value_store.x]\ntype = \"spin\"\npth = \"a\"\n", Path::new("."))
+            .unwrap_err();
         assert!(e.to_string().contains("pth"), "{e}");
         assert!(RuntimeConfig::parse("[nope]\n", Path::new(".")).is_err());
     }

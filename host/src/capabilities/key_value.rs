@@ -57,14 +57,14 @@ impl KvStore {
             .connect_with(options)
             .await
             .with_context(|| format!("opening key-value store {}", path.display()))?;
-        sqlx::query("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID")
-            .execute(&pool)
-            .await?;
-        let rows: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT key, value FROM kv").fetch_all(&pool).await?;
-        let mirror = rows
-            .into_iter()
-            .map(|(k, v)| (k, Entry { value: v.into(), version: 0 }))
-            .collect();
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
+        )
+        .execute(&pool)
+        .await?;
+        let rows: Vec<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT key, value FROM kv").fetch_all(&pool).await?;
+        let mirror = rows.into_iter().map(|(k, v)| (k, Entry { value: v.into(), version: 0 })).collect();
         Ok(Self { pool, mirror: RwLock::new(mirror), write_lock: Mutex::new(()) })
     }
 
@@ -125,7 +125,12 @@ impl KvStore {
     }
 
     /// Write `value` only if `key` is still at `expected_version` (`None`: still absent).
-    pub async fn compare_and_swap(&self, key: &str, expected_version: Option<u64>, value: &[u8]) -> Result<bool> {
+    pub async fn compare_and_swap(
+        &self,
+        key: &str,
+        expected_version: Option<u64>,
+        value: &[u8],
+    ) -> Result<bool> {
         let _w = self.write_lock.lock().await;
         let current = self.get_versioned(key).await.map(|e| e.version);
         if current != expected_version {
@@ -193,8 +198,7 @@ fn spin_other(e: impl std::fmt::Display) -> spin_kv::Error {
     spin_kv::Error::Other(e.to_string())
 }
 
-impl spin_kv::Host for RequestState {
-}
+impl spin_kv::Host for RequestState {}
 
 impl spin_kv::HostStore for RequestState {
     async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<KvHandle>, spin_kv::Error>> {
@@ -205,23 +209,43 @@ impl spin_kv::HostStore for RequestState {
         })
     }
 
-    async fn get(&mut self, h: Resource<KvHandle>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, spin_kv::Error>> {
+    async fn get(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, spin_kv::Error>> {
         Ok(Ok(self.kv(&h)?.get(&key).await.map(|v| v.to_vec())))
     }
 
-    async fn set(&mut self, h: Resource<KvHandle>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), spin_kv::Error>> {
+    async fn set(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
         Ok(self.kv(&h)?.set(&key, &value).await.map_err(spin_other))
     }
 
-    async fn delete(&mut self, h: Resource<KvHandle>, key: String) -> wasmtime::Result<Result<(), spin_kv::Error>> {
+    async fn delete(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), spin_kv::Error>> {
         Ok(self.kv(&h)?.delete(&key).await.map_err(spin_other))
     }
 
-    async fn exists(&mut self, h: Resource<KvHandle>, key: String) -> wasmtime::Result<Result<bool, spin_kv::Error>> {
+    async fn exists(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, spin_kv::Error>> {
         Ok(Ok(self.kv(&h)?.exists(&key).await))
     }
 
-    async fn get_keys(&mut self, h: Resource<KvHandle>) -> wasmtime::Result<Result<Vec<String>, spin_kv::Error>> {
+    async fn get_keys(
+        &mut self,
+        h: Resource<KvHandle>,
+    ) -> wasmtime::Result<Result<Vec<String>, spin_kv::Error>> {
         Ok(Ok(self.kv(&h)?.keys().await))
     }
 
@@ -236,30 +260,49 @@ fn wasi_other(e: impl std::fmt::Display) -> wasi_store::Error {
 }
 
 impl wasi_store::Host for RequestState {
-    async fn open(&mut self, identifier: String) -> wasmtime::Result<Result<Resource<KvHandle>, wasi_store::Error>> {
+    async fn open(
+        &mut self,
+        identifier: String,
+    ) -> wasmtime::Result<Result<Resource<KvHandle>, wasi_store::Error>> {
         Ok(match self.open_kv(&identifier) {
             Ok(store) => Ok(self.table.push(KvHandle { store })?),
             Err(OpenError::AccessDenied) => Err(wasi_store::Error::AccessDenied),
             Err(OpenError::NoSuchStore) => Err(wasi_store::Error::NoSuchStore),
         })
     }
-
 }
 
 impl wasi_store::HostBucket for RequestState {
-    async fn get(&mut self, h: Resource<KvHandle>, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
+    async fn get(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
         Ok(Ok(self.kv(&h)?.get(&key).await.map(|v| v.to_vec())))
     }
 
-    async fn set(&mut self, h: Resource<KvHandle>, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), wasi_store::Error>> {
+    async fn set(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
         Ok(self.kv(&h)?.set(&key, &value).await.map_err(wasi_other))
     }
 
-    async fn delete(&mut self, h: Resource<KvHandle>, key: String) -> wasmtime::Result<Result<(), wasi_store::Error>> {
+    async fn delete(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
         Ok(self.kv(&h)?.delete(&key).await.map_err(wasi_other))
     }
 
-    async fn exists(&mut self, h: Resource<KvHandle>, key: String) -> wasmtime::Result<Result<bool, wasi_store::Error>> {
+    async fn exists(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<bool, wasi_store::Error>> {
         Ok(Ok(self.kv(&h)?.exists(&key).await))
     }
 
@@ -284,11 +327,20 @@ impl wasi_store::HostBucket for RequestState {
 }
 
 impl wasi_atomics::Host for RequestState {
-    async fn increment(&mut self, h: Resource<KvHandle>, key: String, delta: i64) -> wasmtime::Result<Result<i64, wasi_store::Error>> {
+    async fn increment(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+        delta: i64,
+    ) -> wasmtime::Result<Result<i64, wasi_store::Error>> {
         Ok(self.kv(&h)?.increment(&key, delta).await.map_err(wasi_store::Error::Other))
     }
 
-    async fn swap(&mut self, cas: Resource<CasHandle>, value: Vec<u8>) -> wasmtime::Result<Result<(), wasi_atomics::CasError>> {
+    async fn swap(
+        &mut self,
+        cas: Resource<CasHandle>,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), wasi_atomics::CasError>> {
         let handle = self.table.delete(cas)?;
         match handle.store.compare_and_swap(&handle.key, handle.version, &value).await {
             Ok(true) => Ok(Ok(())),
@@ -304,13 +356,20 @@ impl wasi_atomics::Host for RequestState {
 }
 
 impl wasi_atomics::HostCas for RequestState {
-    async fn new(&mut self, bucket: Resource<KvHandle>, key: String) -> wasmtime::Result<Result<Resource<CasHandle>, wasi_store::Error>> {
+    async fn new(
+        &mut self,
+        bucket: Resource<KvHandle>,
+        key: String,
+    ) -> wasmtime::Result<Result<Resource<CasHandle>, wasi_store::Error>> {
         let store = self.kv(&bucket)?;
         let version = store.get_versioned(&key).await.map(|e| e.version);
         Ok(Ok(self.table.push(CasHandle { store, key, version })?))
     }
 
-    async fn current(&mut self, cas: Resource<CasHandle>) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
+    async fn current(
+        &mut self,
+        cas: Resource<CasHandle>,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, wasi_store::Error>> {
         let handle = self.table.get(&cas)?;
         let (store, key, version) = (handle.store.clone(), handle.key.clone(), handle.version);
         // The value as of when the CAS was taken; if it moved on since, the swap will fail anyway.
@@ -357,7 +416,11 @@ impl wasi_batch::Host for RequestState {
         Ok(Ok(()))
     }
 
-    async fn delete_many(&mut self, h: Resource<KvHandle>, keys: Vec<String>) -> wasmtime::Result<Result<(), wasi_store::Error>> {
+    async fn delete_many(
+        &mut self,
+        h: Resource<KvHandle>,
+        keys: Vec<String>,
+    ) -> wasmtime::Result<Result<(), wasi_store::Error>> {
         let store = self.kv(&h)?;
         for key in keys {
             if let Err(e) = store.delete(&key).await {

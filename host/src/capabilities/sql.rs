@@ -227,11 +227,13 @@ fn to_v2(v: SqlValue) -> v2::Value {
     }
 }
 
-impl v2::Host for RequestState {
-}
+impl v2::Host for RequestState {}
 
 impl v2::HostConnection for RequestState {
-    async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<SqlConnection>, v2::Error>> {
+    async fn open(
+        &mut self,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<SqlConnection>, v2::Error>> {
         Ok(self.open_sql(&database).map_err(|e| match e {
             OpenError::AccessDenied => v2::Error::AccessDenied,
             OpenError::NoSuchDatabase => v2::Error::NoSuchDatabase,
@@ -283,11 +285,13 @@ fn to_v3(v: SqlValue) -> v3::Value {
     }
 }
 
-impl v3::Host for RequestState {
-}
+impl v3::Host for RequestState {}
 
 impl v3::HostConnection for RequestState {
-    async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<SqlConnection>, v3::Error>> {
+    async fn open(
+        &mut self,
+        database: String,
+    ) -> wasmtime::Result<Result<Resource<SqlConnection>, v3::Error>> {
         Ok(self.open_sql(&database).map_err(|e| match e {
             OpenError::AccessDenied => v3::Error::AccessDenied,
             OpenError::NoSuchDatabase => v3::Error::NoSuchDatabase,

@@ -54,8 +54,12 @@ impl LineWriter {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches('\r');
         match self.log.stream {
-            Stream::Stdout => tracing::info!(target: "riff::guest", component = %self.log.component, "{text}"),
-            Stream::Stderr => tracing::warn!(target: "riff::guest", component = %self.log.component, "{text}"),
+            Stream::Stdout => {
+                tracing::info!(target: "riff::guest", component = %self.log.component, "{text}")
+            }
+            Stream::Stderr => {
+                tracing::warn!(target: "riff::guest", component = %self.log.component, "{text}")
+            }
         }
     }
 

@@ -99,7 +99,10 @@ impl AppVariables {
                 Part::Text(t) => out.push_str(&t),
                 Part::Var(v) => match self.values.get(&v) {
                     Some(value) => out.push_str(value),
-                    None => bail!("variable {v:?} has no value (give it a default or set RIFF_VARIABLE_{})", v.to_ascii_uppercase()),
+                    None => bail!(
+                        "variable {v:?} has no value (give it a default or set RIFF_VARIABLE_{})",
+                        v.to_ascii_uppercase()
+                    ),
                 },
             }
         }
@@ -145,7 +148,6 @@ impl spin_variables::Host for RequestState {
             None => Err(spin_variables::Error::Undefined(format!("no variable for {name:?}"))),
         })
     }
-
 }
 
 impl wasi_config::Host for RequestState {
@@ -156,7 +158,6 @@ impl wasi_config::Host for RequestState {
     async fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, wasi_config::Error>> {
         Ok(Ok(self.component.variables.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
     }
-
 }
 
 #[cfg(test)]

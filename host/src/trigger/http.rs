@@ -39,7 +39,9 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
                 let app = app.clone();
                 async move { Ok::<_, std::convert::Infallible>(app.handle(req, client).await) }
             });
-            if let Err(e) = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await {
+            if let Err(e) =
+                http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await
+            {
                 tracing::debug!("connection from {client}: {e}");
             }
         });
@@ -50,7 +52,9 @@ pub async fn serve(app: Arc<App>, listener: TcpListener, shutdown: impl Future<O
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr).await.map_err(|e| {
         if e.kind() == std::io::ErrorKind::AddrInUse {
-            anyhow::anyhow!("{addr} is already in use: stop the other server or pass --listen with another port")
+            anyhow::anyhow!(
+                "{addr} is already in use: stop the other server or pass --listen with another port"
+            )
         } else {
             anyhow::anyhow!("cannot listen on {addr}: {e}")
         }

@@ -163,7 +163,8 @@ impl<T> Router<T> {
     /// Route a request path (without query string). Percent-encoding is left as sent.
     pub fn route(&self, path: &str) -> Option<Routed<'_, T>> {
         let trimmed = path.strip_prefix('/').unwrap_or(path);
-        let mut segments: Vec<&str> = if trimmed.is_empty() { Vec::new() } else { trimmed.split('/').collect() };
+        let mut segments: Vec<&str> =
+            if trimmed.is_empty() { Vec::new() } else { trimmed.split('/').collect() };
         // "/a/" routes as "/a", as Spin does.
         if segments.last() == Some(&"") {
             segments.pop();

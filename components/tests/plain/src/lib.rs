@@ -73,7 +73,12 @@ impl ::wasi::exports::http::incoming_handler::Guest for Plain {
                         200,
                         values
                             .into_iter()
-                            .map(|(k, v)| format!("{k}={}", v.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or("-".into())))
+                            .map(|(k, v)| {
+                                format!(
+                                    "{k}={}",
+                                    v.map(|v| String::from_utf8_lossy(&v).into_owned()).unwrap_or("-".into())
+                                )
+                            })
                             .collect::<Vec<_>>()
                             .join(","),
                     ),

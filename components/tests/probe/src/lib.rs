@@ -115,7 +115,11 @@ fn text(status: u16, body: &str) -> Response {
 }
 
 fn json_response(status: u16, body: &Json) -> Response {
-    Response::builder().status(status).header("content-type", "application/json").body(body.to_string()).build()
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .build()
 }
 
 fn kv(query: &[(String, String)]) -> Response {
@@ -267,11 +271,17 @@ fn bench_sql() -> Response {
     )
     .expect("create");
     conn.execute("CREATE INDEX IF NOT EXISTS plays_user ON plays(user)", &[]).expect("index");
-    conn.execute("INSERT INTO plays (user, track) VALUES (?, ?)", &[Value::Text("u1".into()), Value::Integer(7)])
-        .expect("insert");
+    conn.execute(
+        "INSERT INTO plays (user, track) VALUES (?, ?)",
+        &[Value::Text("u1".into()), Value::Integer(7)],
+    )
+    .expect("insert");
     let id = conn.last_insert_rowid();
     let rows = conn
-        .execute("SELECT track FROM plays WHERE user = ? AND id = ?", &[Value::Text("u1".into()), Value::Integer(id)])
+        .execute(
+            "SELECT track FROM plays WHERE user = ? AND id = ?",
+            &[Value::Text("u1".into()), Value::Integer(id)],
+        )
         .expect("select");
     text(200, &format!("{}", rows.rows.len()))
 }
