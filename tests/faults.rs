@@ -90,6 +90,10 @@ fn misbehaving_requests_are_contained() {
     assert_eq!(failed.load(Ordering::Relaxed), 0, "the well-behaved component saw failures");
     assert!(ok.load(Ordering::Relaxed) > 10);
     assert_eq!(get(&riff.url("/.well-known/spin/health")).0, 200);
+    // The guest's stderr (its panic message) reached the host log, tagged with the component.
+    assert!(riff.wait_for_log("probe panicked on request"), "{}", riff.log());
+    let line = riff.log().lines().find(|l| l.contains("probe panicked on request")).unwrap().to_string();
+    assert!(line.contains("component=bad"), "{line}");
 }
 
 #[test]

@@ -395,18 +395,26 @@ impl App {
             }
         });
 
+        // The guest's response head arrives through the outparam callback, tagged with how many
+        // times the guest task had parked by then (see `ParkSignal`).
+        let parks = Arc::new(ParkSignal::default());
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let (req, out) = {
             let mut http = store.data_mut().http();
             let req = http
                 .new_incoming_request(Scheme::Http, req)
                 .map_err(|e| Failure::Crashed(format!("bad request: {e}")))?;
-            let out = http.new_response_outparam(sender).map_err(|e| Failure::Crashed(e.to_string()))?;
+            let parks_at_set = parks.clone();
+            let out = http
+                .new_response_outparam_from_callback(move |response| {
+                    let _ = sender.send((response, parks_at_set.count()));
+                })
+                .map_err(|e| Failure::Crashed(e.to_string()))?;
             (req, out)
         };
         let pre = component.pre.clone();
         let id = runtime.id.clone();
-        let task = tokio::spawn(async move {
+        let guest = async move {
             let run = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
                 proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
@@ -415,11 +423,35 @@ impl App {
                 Ok(result) => result,
                 Err(_) => Err(DeadlineExceeded.into()),
             }
-        });
+        };
+        let mut task = tokio::spawn(WatchParks { inner: Box::pin(guest), parks: parks.clone() });
 
         match tokio::time::timeout(timeout, receiver).await {
-            Ok(Ok(Ok(response))) => Ok(response),
-            Ok(Ok(Err(code))) => Err(Failure::Crashed(format!("the component answered with error {code:?}"))),
+            Ok(Ok((Ok(response), parks_at_set))) => {
+                // Forward the head once the guest has finished (then the whole body is in the
+                // pipe and goes out in one write) or has parked (it is streaming or waiting).
+                loop {
+                    let parked = parks.notify.notified();
+                    tokio::pin!(parked);
+                    parked.as_mut().enable();
+                    if parks.count() > parks_at_set {
+                        return Ok(response);
+                    }
+                    tokio::select! {
+                        biased;
+                        result = &mut task => {
+                            if let Ok(Err(e)) = result {
+                                tracing::warn!(component = %id, "failed after sending its response: {e:?}");
+                            }
+                            return Ok(crate::trigger::body::settle(response));
+                        }
+                        _ = parked => {}
+                    }
+                }
+            }
+            Ok(Ok((Err(code), _))) => {
+                Err(Failure::Crashed(format!("the component answered with error {code:?}")))
+            }
             Ok(Err(_)) => {
                 // The response was never set: find out why from the task.
                 let failure = match task.await {
@@ -436,6 +468,42 @@ impl App {
                 Err(Failure::Timeout(timeout))
             }
         }
+    }
+}
+
+/// Counts how often the guest's task has parked (returned `Pending`), and wakes whoever waits
+/// for the next park.
+#[derive(Default)]
+struct ParkSignal {
+    count: std::sync::atomic::AtomicU64,
+    notify: tokio::sync::Notify,
+}
+
+impl ParkSignal {
+    fn count(&self) -> u64 {
+        self.count.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+/// A future that reports every `Pending` of the future it wraps to a [`ParkSignal`].
+struct WatchParks<F> {
+    inner: std::pin::Pin<Box<F>>,
+    parks: Arc<ParkSignal>,
+}
+
+impl<F: std::future::Future> std::future::Future for WatchParks<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let poll = self.inner.as_mut().poll(cx);
+        if poll.is_pending() {
+            self.parks.count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            self.parks.notify.notify_waiters();
+        }
+        poll
     }
 }
 

@@ -1,4 +1,5 @@
 //! Triggers: what makes components run. HTTP for now.
 
+pub mod body;
 pub mod http;
 pub mod router;
