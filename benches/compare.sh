@@ -50,7 +50,7 @@ key_value_stores = ["default"]
 sqlite_databases = ["default"]
 allowed_outbound_hosts = ["http://back.spin.internal"]
 [component.back]
-source = "$WASM/probe.wasm"
+source = "$WASM/hello.wasm"
 EOF
 
 wait_up() { for _ in $(seq 1 200); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "server at $1 did not start" >&2; exit 1; }
@@ -68,6 +68,7 @@ else
     echo "wasmtime 48.x not on PATH: skipping the wasmtime serve column" >&2
 fi
 wait_up http://127.0.0.1:3101/hello
+curl -sf -o /dev/null http://127.0.0.1:3101/probe/bench/sql-setup
 wait_up http://127.0.0.1:3103/
 [ "$HAVE_WASMTIME" = 1 ] && wait_up http://127.0.0.1:3102/
 

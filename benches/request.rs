@@ -47,7 +47,7 @@ key_value_stores = ["default"]
 sqlite_databases = ["default"]
 allowed_outbound_hosts = ["http://back.spin.internal"]
 [component.back]
-source = "{wasm}/probe.wasm"
+source = "{wasm}/hello.wasm"
 "#;
 
 fn bench(c: &mut Criterion) {
@@ -55,7 +55,9 @@ fn bench(c: &mut Criterion) {
     let text = MANIFEST.replace("{wasm}", &wasm_dir().to_string_lossy());
     let manifest_path = dir.path().join("spin.toml");
     std::fs::write(&manifest_path, text).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    // One thread: the guest task spawned per request runs on the benchmark's own thread, so the
+    // figure is the CPU cost of a request, not cross-thread wake-up latency.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let app = runtime.block_on(async {
         let manifest = riff::manifest::load(&manifest_path).unwrap();
         let options =
@@ -63,6 +65,13 @@ fn bench(c: &mut Criterion) {
         App::load(&manifest, &options).await.unwrap()
     });
     let client: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    runtime.block_on(async {
+        let setup = http::Request::get("/probe/bench/sql-setup")
+            .header("host", "localhost")
+            .body(Empty::<Bytes>::new())
+            .unwrap();
+        assert_eq!(app.handle(setup, client).await.status(), 200);
+    });
 
     let mut group = c.benchmark_group("request");
     for (name, path) in [
@@ -78,6 +87,28 @@ fn bench(c: &mut Criterion) {
                 let resp = app.handle(req, client).await;
                 assert_eq!(resp.status(), 200);
                 resp.into_body().collect().await.unwrap()
+            })
+        });
+    }
+    group.finish();
+
+    // The part of a request that is wasmtime's: a fresh store and an instance, then dropped.
+    let mut group = c.benchmark_group("instantiate_only");
+    for id in ["hello", "probe"] {
+        let component = app.snapshot().components[id].clone();
+        group.bench_function(id, |b| {
+            b.to_async(&runtime).iter(|| async {
+                let hooks = riff::capabilities::outbound_http::OutboundHooks {
+                    component: component.runtime.id.clone(),
+                    allow: component.runtime.allow.clone(),
+                    app: std::sync::Weak::new(),
+                    depth: 0,
+                };
+                let wasi = wasmtime_wasi::WasiCtx::builder().build();
+                let state = riff::state::RequestState::new(component.runtime.clone(), wasi, hooks);
+                let mut store = wasmtime::Store::new(component.pre.engine(), state);
+                store.set_epoch_deadline(1 << 40);
+                component.pre.instantiate_async(&mut store).await.unwrap()
             })
         });
     }

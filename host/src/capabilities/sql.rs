@@ -104,7 +104,7 @@ impl SqlDatabase {
                 }
             }
         }
-        if outcome.rows.is_empty() {
+        if outcome.rows.is_empty() && may_return_rows(statement) {
             // No row to read column names from: ask the (cached) prepared statement.
             if let Ok(stmt) = (&mut *conn).prepare(statement).await {
                 outcome.columns = stmt.columns().iter().map(|c| c.name().to_string()).collect();
@@ -112,6 +112,15 @@ impl SqlDatabase {
         }
         Ok(outcome)
     }
+}
+
+/// Whether a statement can produce a result set, so an empty one still needs column names.
+/// Writes and schema changes cannot, which saves them a second round trip to SQLite.
+fn may_return_rows(statement: &str) -> bool {
+    let first = statement.trim_start().split(|c: char| !c.is_ascii_alphabetic()).next().unwrap_or("");
+    let reads =
+        ["SELECT", "WITH", "VALUES", "PRAGMA", "EXPLAIN"].iter().any(|k| first.eq_ignore_ascii_case(k));
+    reads || statement.to_ascii_uppercase().contains("RETURNING")
 }
 
 fn describe_error(e: sqlx::Error) -> String {
@@ -333,6 +342,15 @@ impl v3::HostConnection for RequestState {
 mod tests {
     use super::*;
 
+    #[test]
+    fn statements_that_may_return_rows() {
+        assert!(may_return_rows("  select 1"));
+        assert!(may_return_rows("WITH x AS (SELECT 1) SELECT * FROM x"));
+        assert!(may_return_rows("insert into t values (1) returning id"));
+        assert!(!may_return_rows("INSERT INTO t VALUES (1)"));
+        assert!(!may_return_rows("CREATE TABLE t (a)"));
+    }
+
     #[tokio::test]
     async fn every_value_type_round_trips_and_parameters_stay_data() {
         let dir = tempfile::tempdir().unwrap();
@@ -354,6 +372,10 @@ mod tests {
         let empty = db.execute("SELECT i, s FROM t WHERE i = ?", vec![SqlValue::Integer(1)]).await.unwrap();
         assert_eq!(empty.columns, vec!["i", "s"]);
         assert!(empty.rows.is_empty());
+        let insert = db.execute("INSERT INTO t (i) VALUES (1)", vec![]).await.unwrap();
+        assert!(insert.columns.is_empty() && insert.rows_affected == 1);
+        let returning = db.execute("DELETE FROM t WHERE i = 1 RETURNING i", vec![]).await.unwrap();
+        assert_eq!(returning.columns, vec!["i"]);
         let err = db.execute("SELECT * FROM nope", vec![]).await.unwrap_err();
         assert!(err.contains("no such table"), "{err}");
     }

@@ -10,7 +10,7 @@
 //! | `/env/<NAME>`, `/file/<path>` | WASI environment and read-only files |
 //! | `/outbound?url=` | `wasi:http/outgoing-handler` |
 //! | `/fault/{trap,panic,loop,oom,sleep}` | misbehaviour the host must contain |
-//! | `/bench/{kv,sql,chain}` | the benchmark's capability routes |
+//! | `/bench/{kv,sql-setup,sql,chain}` | the benchmark's capability routes |
 
 use anyhow::Result;
 use serde_json::{json, Value as Json};
@@ -54,6 +54,7 @@ async fn handle(req: Request) -> Result<impl IntoResponse> {
         ["outbound"] => outbound(query_value(&query, "url")).await,
         ["fault", kind] => fault(kind, &query),
         ["bench", "kv"] => bench_kv(),
+        ["bench", "sql-setup"] => bench_sql_setup(),
         ["bench", "sql"] => bench_sql(),
         ["bench", "chain"] => outbound("http://back.spin.internal/hello").await,
         _ => text(404, &format!("probe has nothing at {path}")),
@@ -262,8 +263,7 @@ fn bench_kv() -> Response {
     }
 }
 
-fn bench_sql() -> Response {
-    use sqlite3::Value;
+fn bench_sql_setup() -> Response {
     let conn = sqlite3::Connection::open_default().expect("default database granted");
     conn.execute(
         "CREATE TABLE IF NOT EXISTS plays (id INTEGER PRIMARY KEY, user TEXT NOT NULL, track INTEGER NOT NULL)",
@@ -271,6 +271,13 @@ fn bench_sql() -> Response {
     )
     .expect("create");
     conn.execute("CREATE INDEX IF NOT EXISTS plays_user ON plays(user)", &[]).expect("index");
+    text(200, "ready")
+}
+
+/// One insert and one indexed select (after `/bench/sql-setup` made the table).
+fn bench_sql() -> Response {
+    use sqlite3::Value;
+    let conn = sqlite3::Connection::open_default().expect("default database granted");
     conn.execute(
         "INSERT INTO plays (user, track) VALUES (?, ?)",
         &[Value::Text("u1".into()), Value::Integer(7)],
