@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -69,7 +69,9 @@ pub struct ComponentRuntime {
 /// A component ready to serve: compiled, linked and pre-instantiated.
 pub struct LoadedComponent {
     pub runtime: Arc<ComponentRuntime>,
-    pub pre: ProxyPre<RequestState>,
+    pub instance_pre: InstancePre<RequestState>,
+    /// Its `wasi:http/incoming-handler`, when it exports one (service-only components do not).
+    pub proxy: Option<ProxyPre<RequestState>>,
     pub loaded_at: Instant,
 }
 
@@ -145,13 +147,43 @@ impl App {
         let mut linker = Linker::<RequestState>::new(engine.engine());
         capabilities::add_to_linker(&mut linker)?;
 
+        // Callees load before their callers, so each caller's typed imports can be checked
+        // against the callee's exports and linked.
+        let (order, dependencies) = capabilities::services::plan(manifest)
+            .map_err(|e| anyhow!("{}: {e}", manifest.path.display()))?;
+        let app_cell: capabilities::services::AppCell = Default::default();
+        let routed: HashSet<&str> = manifest.http_routes.iter().map(|r| r.component.as_str()).collect();
+        let mut compiled: HashMap<String, Component> = HashMap::new();
         let mut components = HashMap::new();
-        for component in &manifest.components {
-            let loaded = load_component(
+        for id in &order {
+            let component = manifest.component(id).expect("planned from the manifest");
+            let context = || match component.line {
+                Some(line) => format!("{}:{line}: [component.{}]", manifest.path.display(), component.id),
+                None => format!("{}: [component.{}]", manifest.path.display(), component.id),
+            };
+            let deps = dependencies.get(id).map(Vec::as_slice).unwrap_or_default();
+            let mut own_linker = None;
+            if !deps.is_empty() && component.source.exists() {
+                let mut own = linker.clone();
+                let artifact = engine.load_component(&component.source).with_context(context)?;
+                capabilities::services::link(
+                    engine.engine(),
+                    &mut own,
+                    id,
+                    &artifact.component,
+                    deps,
+                    &compiled,
+                    &app_cell,
+                )
+                .with_context(context)?;
+                own_linker = Some(own);
+            }
+            let (loaded, artifact) = load_component(
                 &engine,
-                &linker,
+                own_linker.as_ref().unwrap_or(&linker),
                 manifest,
                 component,
+                routed.contains(id.as_str()),
                 &variables,
                 &kv,
                 &kv_labels,
@@ -159,10 +191,8 @@ impl App {
                 &sql_labels,
                 &options.state_dir,
             )
-            .with_context(|| match component.line {
-                Some(line) => format!("{}:{line}: [component.{}]", manifest.path.display(), component.id),
-                None => format!("{}: [component.{}]", manifest.path.display(), component.id),
-            })?;
+            .with_context(context)?;
+            compiled.insert(component.id.clone(), artifact);
             components.insert(component.id.clone(), Arc::new(loaded));
         }
 
@@ -176,12 +206,15 @@ impl App {
         }
 
         let snapshot = Snapshot { components, router, route_of };
-        Ok(Arc::new_cyclic(|me| App {
-            name: manifest.name.clone(),
-            engine,
-            base: manifest.base.clone(),
-            current: ArcSwap::from_pointee(snapshot),
-            me: me.clone(),
+        Ok(Arc::new_cyclic(|me| {
+            let _ = app_cell.set(me.clone());
+            App {
+                name: manifest.name.clone(),
+                engine,
+                base: manifest.base.clone(),
+                current: ArcSwap::from_pointee(snapshot),
+                me: me.clone(),
+            }
         }))
     }
 
@@ -376,24 +409,10 @@ impl App {
     {
         let runtime = component.runtime.clone();
         let timeout = runtime.timeout;
-        let wasi = build_wasi(&runtime).map_err(|e| Failure::Crashed(format!("{e:#}")))?;
-        let hooks = OutboundHooks {
-            component: runtime.id.clone(),
-            allow: runtime.allow.clone(),
-            app: self.me.clone(),
-            depth,
+        let Some(proxy_pre) = component.proxy.clone() else {
+            return Err(Failure::Crashed("it does not export wasi:http/incoming-handler".into()));
         };
-        let mut store = Store::new(self.engine.engine(), RequestState::new(runtime.clone(), wasi, hooks));
-        store.limiter(|s| &mut s.limits);
-        let deadline = Instant::now() + timeout;
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                Err(DeadlineExceeded.into())
-            } else {
-                Ok(UpdateDeadline::Yield(1))
-            }
-        });
+        let mut store = self.new_store(&runtime, depth);
 
         // The guest's response head arrives through the outparam callback, tagged with how many
         // times the guest task had parked by then (see `ParkSignal`).
@@ -412,7 +431,7 @@ impl App {
                 .map_err(|e| Failure::Crashed(e.to_string()))?;
             (req, out)
         };
-        let pre = component.pre.clone();
+        let pre = proxy_pre;
         let id = runtime.id.clone();
         let guest = async move {
             let run = async {
@@ -468,6 +487,35 @@ impl App {
                 Err(Failure::Timeout(timeout))
             }
         }
+    }
+}
+
+impl App {
+    /// A fresh store for one call into `runtime`'s component: its grants, memory limit, and a
+    /// deadline after which the guest traps.
+    pub fn new_store(&self, runtime: &Arc<ComponentRuntime>, depth: u32) -> Store<RequestState> {
+        let wasi = build_wasi(runtime).unwrap_or_else(|e| {
+            tracing::warn!(component = %runtime.id, "files unavailable for this request: {e:#}");
+            WasiCtxBuilder::new().build()
+        });
+        let hooks = OutboundHooks {
+            component: runtime.id.clone(),
+            allow: runtime.allow.clone(),
+            app: self.me.clone(),
+            depth,
+        };
+        let mut store = Store::new(self.engine.engine(), RequestState::new(runtime.clone(), wasi, hooks));
+        store.limiter(|s| &mut s.limits);
+        let deadline = Instant::now() + runtime.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Err(DeadlineExceeded.into())
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store
     }
 }
 
@@ -564,13 +612,14 @@ fn load_component(
     linker: &Linker<RequestState>,
     manifest: &Manifest,
     component: &manifest::Component,
+    routed: bool,
     variables: &AppVariables,
     kv: &KvStores,
     kv_labels: &Arc<HashSet<String>>,
     sql: &SqlDatabases,
     sql_labels: &Arc<HashSet<String>>,
     state_dir: &Path,
-) -> Result<LoadedComponent> {
+) -> Result<(LoadedComponent, Component)> {
     if !component.source.exists() {
         bail!(
             "source {:?} not found: build it first (`riff up --build` or `riff build`)",
@@ -581,9 +630,13 @@ fn load_component(
     let instance_pre = linker.instantiate_pre(&artifact.component).map_err(|e| {
         anyhow!("does not instantiate against riff: {}", e.to_string().lines().next().unwrap_or_default())
     })?;
-    let pre = ProxyPre::new(instance_pre).map_err(|e| {
-        anyhow!("does not export wasi:http/incoming-handler@0.2.x, so it cannot serve HTTP: {e}")
-    })?;
+    let proxy = match ProxyPre::new(instance_pre.clone()) {
+        Ok(proxy) => Some(proxy),
+        Err(_) if !routed => None,
+        Err(e) => {
+            bail!("does not export wasi:http/incoming-handler@0.2.x, so it cannot serve its route: {e}")
+        }
+    };
 
     let runtime = ComponentRuntime {
         id: component.id.as_str().into(),
@@ -613,7 +666,9 @@ fn load_component(
         "loaded {}",
         component.source.display()
     );
-    Ok(LoadedComponent { runtime: Arc::new(runtime), pre, loaded_at: Instant::now() })
+    let loaded =
+        LoadedComponent { runtime: Arc::new(runtime), instance_pre, proxy, loaded_at: Instant::now() };
+    Ok((loaded, artifact.component))
 }
 
 /// Resolve `files`: directory mappings are mounted as they are; globs and single files are

@@ -6,6 +6,7 @@
 
 pub mod key_value;
 pub mod outbound_http;
+pub mod services;
 pub mod sql;
 pub mod stdio;
 pub mod variables;

@@ -1,0 +1,324 @@
+//! Typed calls between components: a component's imported WIT interface is linked, at load time,
+//! to the component that exports it, as `spin.toml` names it:
+//!
+//! ```toml
+//! [component.profile.dependencies]
+//! "riff:music/catalog" = { component = "catalog" }
+//! ```
+//!
+//! The linking is generic — nothing here knows any service's interface. For every function of the
+//! imported interface the caller gets a host function (`func_new_async`) that instantiates the
+//! callee in its *own* fresh store, under its own grants and limits, and calls the callee's
+//! export with the same dynamic [`Val`]s. Because values are copied between stores, service
+//! interfaces carry plain values only (no resources, streams or futures).
+//!
+//! A callee trap must not take the caller down: when the function returns `result<_, E>` and `E`
+//! is a variant with an `internal(string)` case, the trap becomes `err(internal(message))`.
+//!
+//! Load-time checks: the dependency names a component that exists and exports the interface, the
+//! caller really imports it, every imported function exists on the callee with equal parameter
+//! and result types, and the dependency graph has no cycle.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock, Weak};
+
+use anyhow::{anyhow, bail, Result};
+use wasmtime::component::types::{ComponentFunc, ComponentItem};
+use wasmtime::component::{Component, Linker, Type, Val};
+use wasmtime::Engine;
+
+use crate::app::App;
+use crate::manifest::Manifest;
+use crate::state::RequestState;
+
+/// One dependency of a component: an imported interface and the component that provides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The interface as written in the manifest, e.g. `riff:music/catalog` (version optional).
+    pub interface: String,
+    pub component: String,
+}
+
+/// Read every component's `dependencies` and order components so callees load before callers.
+/// Refuses unknown components, malformed entries and cycles.
+pub fn plan(manifest: &Manifest) -> Result<(Vec<String>, HashMap<String, Vec<Dependency>>)> {
+    let mut deps: HashMap<String, Vec<Dependency>> = HashMap::new();
+    for c in &manifest.components {
+        let mut list = Vec::new();
+        for (interface, spec) in &c.dependencies {
+            let target = spec.get("component").and_then(|v| v.as_str()).ok_or_else(|| {
+                anyhow!(
+                    "[component.{}.dependencies] {interface:?}: riff links dependencies to components \
+                     by id: {{ component = \"<id>\" }}",
+                    c.id
+                )
+            })?;
+            if manifest.component(target).is_none() {
+                bail!("[component.{}.dependencies] {interface:?}: no component named {target:?}", c.id);
+            }
+            if target == c.id {
+                bail!("[component.{}.dependencies] {interface:?}: a component cannot depend on itself", c.id);
+            }
+            list.push(Dependency { interface: interface.clone(), component: target.to_string() });
+        }
+        deps.insert(c.id.clone(), list);
+    }
+    // Depth-first topological order; a node met again while still on the path is a cycle.
+    let mut order = Vec::new();
+    let mut state: BTreeMap<&str, u8> = BTreeMap::new(); // 1 = on the path, 2 = done
+    fn visit<'a>(
+        id: &'a str,
+        deps: &'a HashMap<String, Vec<Dependency>>,
+        state: &mut BTreeMap<&'a str, u8>,
+        path: &mut Vec<&'a str>,
+        order: &mut Vec<String>,
+    ) -> Result<()> {
+        match state.get(id) {
+            Some(2) => return Ok(()),
+            Some(1) => {
+                let start = path.iter().position(|p| *p == id).unwrap_or(0);
+                let mut cycle: Vec<&str> = path[start..].to_vec();
+                cycle.push(id);
+                bail!("dependency cycle: {}", cycle.join(" -> "));
+            }
+            _ => {}
+        }
+        state.insert(id, 1);
+        path.push(id);
+        for d in deps.get(id).into_iter().flatten() {
+            visit(&d.component, deps, state, path, order)?;
+        }
+        path.pop();
+        state.insert(id, 2);
+        order.push(id.to_string());
+        Ok(())
+    }
+    for c in &manifest.components {
+        visit(&c.id, &deps, &mut state, &mut Vec::new(), &mut order)?;
+    }
+    Ok((order, deps))
+}
+
+/// Does an import/export name (`riff:music/catalog@0.1.0`) match a manifest key (with or
+/// without version)?
+fn names_match(name: &str, key: &str) -> bool {
+    name == key || name.split('@').next() == Some(key)
+}
+
+/// Where linked calls find the app (set once the app exists; weak so calls never keep it alive).
+pub type AppCell = Arc<OnceLock<Weak<App>>>;
+
+/// Link `caller`'s imports named in `deps` to the callees' exports, on a copy of `linker`.
+pub fn link(
+    engine: &Engine,
+    linker: &mut Linker<RequestState>,
+    caller_id: &str,
+    caller: &Component,
+    deps: &[Dependency],
+    callees: &HashMap<String, Component>,
+    app: &AppCell,
+) -> Result<()> {
+    let caller_ty = caller.component_type();
+    for dep in deps {
+        let (import_name, import) = caller_ty
+            .imports(engine)
+            .find(|(name, _)| names_match(name, &dep.interface))
+            .ok_or_else(|| anyhow!("dependencies: {:?} is not imported by {caller_id:?}", dep.interface))?;
+        let ComponentItem::ComponentInstance(import) = import.ty else {
+            bail!("dependencies: {import_name} is not an interface");
+        };
+        let callee = callees
+            .get(&dep.component)
+            .ok_or_else(|| anyhow!("dependencies: component {:?} is not loaded", dep.component))?;
+        let callee_ty = callee.component_type();
+        let export = callee_ty
+            .exports(engine)
+            .find(|(name, _)| *name == import_name)
+            .and_then(|(_, item)| match item.ty {
+                ComponentItem::ComponentInstance(i) => Some(i),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                anyhow!("dependencies: component {:?} does not export {import_name}", dep.component)
+            })?;
+
+        let mut instance = linker.instance(import_name)?;
+        for (func_name, item) in import.exports(engine) {
+            let ComponentItem::ComponentFunc(wanted) = item.ty else {
+                bail!("dependencies: {import_name} exports {func_name}, which is not a function (only functions can be linked)");
+            };
+            let offered = match export.get_export(engine, func_name).map(|e| e.ty) {
+                Some(ComponentItem::ComponentFunc(f)) => f,
+                _ => bail!("dependencies: {:?} has no function {import_name}#{func_name}", dep.component),
+            };
+            check_same_signature(&wanted, &offered)
+                .map_err(|e| anyhow!("dependencies: {import_name}#{func_name}: {e}"))?;
+
+            let target = Arc::new(CallTarget {
+                component: dep.component.clone(),
+                interface: import_name.to_string(),
+                function: func_name.to_string(),
+                internal_error: internal_error_case(&wanted),
+                app: app.clone(),
+            });
+            instance.func_new_async(func_name, move |store, _ty, params, results| {
+                let target = target.clone();
+                let depth = store.data().hooks.depth;
+                Box::new(async move { target.call(depth, params, results).await })
+            })?;
+        }
+    }
+    Ok(())
+}
+
+fn check_same_signature(wanted: &ComponentFunc, offered: &ComponentFunc) -> Result<()> {
+    let wanted_params: Vec<(&str, Type)> = wanted.params().collect();
+    let offered_params: Vec<(&str, Type)> = offered.params().collect();
+    if wanted_params.len() != offered_params.len() {
+        bail!(
+            "the caller passes {} parameters, the callee takes {}",
+            wanted_params.len(),
+            offered_params.len()
+        );
+    }
+    for ((name, a), (_, b)) in wanted_params.iter().zip(&offered_params) {
+        if a != b {
+            bail!("parameter {name:?} has a different type in the caller and the callee");
+        }
+    }
+    let wanted_results: Vec<Type> = wanted.results().collect();
+    let offered_results: Vec<Type> = offered.results().collect();
+    if wanted_results != offered_results {
+        bail!("the result types differ between the caller and the callee");
+    }
+    Ok(())
+}
+
+/// If the function returns `result<_, E>` with `E` a variant having `internal(string)`, traps
+/// can be reported as that case.
+fn internal_error_case(func: &ComponentFunc) -> bool {
+    let Some(Type::Result(result)) = func.results().next() else { return false };
+    let Some(Type::Variant(variant)) = result.err() else { return false };
+    let found = variant.cases().any(|case| case.name == "internal" && matches!(case.ty, Some(Type::String)));
+    found
+}
+
+struct CallTarget {
+    component: String,
+    interface: String,
+    function: String,
+    internal_error: bool,
+    app: AppCell,
+}
+
+impl CallTarget {
+    async fn call(&self, depth: u32, params: &[Val], results: &mut [Val]) -> wasmtime::Result<()> {
+        let outcome = self.try_call(depth, params, results).await;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(e) if self.internal_error => {
+                tracing::warn!(component = %self.component, "typed call {}#{} failed: {e:?}", self.interface, self.function);
+                let message = format!("{} failed: {}", self.component, first_line(&e));
+                results[0] = Val::Result(Err(Some(Box::new(Val::Variant(
+                    "internal".into(),
+                    Some(Box::new(Val::String(message))),
+                )))));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn try_call(&self, depth: u32, params: &[Val], results: &mut [Val]) -> wasmtime::Result<()> {
+        if depth >= crate::capabilities::outbound_http::MAX_CHAIN_DEPTH {
+            return Err(wasmtime::Error::msg("call chain too deep"));
+        }
+        let app =
+            self.app.get().and_then(Weak::upgrade).ok_or_else(|| wasmtime::Error::msg("app stopped"))?;
+        let callee =
+            app.snapshot().components.get(&self.component).cloned().ok_or_else(|| {
+                wasmtime::Error::msg(format!("component {:?} is not running", self.component))
+            })?;
+        let mut store = app.new_store(&callee.runtime, depth + 1);
+        let instance = callee.instance_pre.instantiate_async(&mut store).await?;
+        let interface = instance.get_export_index(&mut store, None, &self.interface).ok_or_else(|| {
+            wasmtime::Error::msg(format!("{} no longer exports {}", self.component, self.interface))
+        })?;
+        let func_index = instance
+            .get_export_index(&mut store, Some(&interface), &self.function)
+            .ok_or_else(|| wasmtime::Error::msg(format!("{} has no {}", self.component, self.function)))?;
+        let func = instance
+            .get_func(&mut store, func_index)
+            .ok_or_else(|| wasmtime::Error::msg(format!("{} is not a function", self.function)))?;
+        func.call_async(&mut store, params, results).await
+    }
+}
+
+fn first_line(e: &wasmtime::Error) -> String {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => format!("wasm trap: {trap}"),
+        None => e.to_string().lines().next().unwrap_or_default().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn manifest(deps: &str) -> Result<Manifest, crate::manifest::ManifestError> {
+        let text = format!(
+            r#"
+spin_manifest_version = 2
+[application]
+name = "deps"
+[component.a]
+source = "a.wasm"
+[component.b]
+source = "b.wasm"
+[component.c]
+source = "c.wasm"
+{deps}
+"#
+        );
+        crate::manifest::parse(&text, Path::new("spin.toml"), Path::new("/app"))
+    }
+
+    #[test]
+    fn callees_load_first() {
+        let m = manifest(
+            "[component.a.dependencies]\n\"riff:music/catalog\" = { component = \"b\" }\n\
+             [component.b.dependencies]\n\"riff:music/auth\" = { component = \"c\" }\n",
+        )
+        .unwrap();
+        let (order, deps) = plan(&m).unwrap();
+        let pos = |id: &str| order.iter().position(|o| o == id).unwrap();
+        assert!(pos("c") < pos("b") && pos("b") < pos("a"), "{order:?}");
+        assert_eq!(
+            deps["a"],
+            vec![Dependency { interface: "riff:music/catalog".into(), component: "b".into() }]
+        );
+    }
+
+    #[test]
+    fn cycles_unknown_components_and_bad_entries_are_refused() {
+        let cycle = manifest(
+            "[component.a.dependencies]\n\"x:y/z\" = { component = \"b\" }\n\
+             [component.b.dependencies]\n\"x:y/w\" = { component = \"a\" }\n",
+        )
+        .unwrap();
+        let e = plan(&cycle).unwrap_err().to_string();
+        assert!(e.contains("dependency cycle: a -> b -> a"), "{e}");
+        let unknown = manifest("[component.a.dependencies]\n\"x:y/z\" = { component = \"nope\" }\n").unwrap();
+        assert!(plan(&unknown).unwrap_err().to_string().contains("no component named \"nope\""));
+        let bad = manifest("[component.a.dependencies]\n\"x:y/z\" = \"1.0\"\n").unwrap();
+        assert!(plan(&bad).unwrap_err().to_string().contains("{ component = "));
+    }
+
+    #[test]
+    fn interface_names_match_with_or_without_version() {
+        assert!(names_match("riff:music/catalog@0.1.0", "riff:music/catalog"));
+        assert!(names_match("riff:music/catalog@0.1.0", "riff:music/catalog@0.1.0"));
+        assert!(!names_match("riff:music/catalog@0.1.0", "riff:music/auth"));
+    }
+}
