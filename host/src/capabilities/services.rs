@@ -144,8 +144,15 @@ pub fn link(
 
         let mut instance = linker.instance(import_name)?;
         for (func_name, item) in import.exports(engine) {
-            let ComponentItem::ComponentFunc(wanted) = item.ty else {
-                bail!("dependencies: {import_name} exports {func_name}, which is not a function (only functions can be linked)");
+            let wanted = match item.ty {
+                ComponentItem::ComponentFunc(f) => f,
+                // Named types are checked through the functions that use them.
+                ComponentItem::Type(_) => continue,
+                ComponentItem::Resource(_) => bail!(
+                    "dependencies: {import_name} defines resource {func_name}; service interfaces \
+                     carry plain values only, since values are copied between stores"
+                ),
+                _ => bail!("dependencies: {import_name} exports {func_name}, which is not a function"),
             };
             let offered = match export.get_export(engine, func_name).map(|e| e.ty) {
                 Some(ComponentItem::ComponentFunc(f)) => f,
