@@ -149,7 +149,7 @@ impl App {
 
         // Callees load before their callers, so each caller's typed imports can be checked
         // against the callee's exports and linked.
-        let (order, dependencies) = capabilities::services::plan(manifest)
+        let capabilities::services::Plan { order, dependencies } = capabilities::services::plan(manifest)
             .map_err(|e| anyhow!("{}: {e}", manifest.path.display()))?;
         let app_cell: capabilities::services::AppCell = Default::default();
         let routed: HashSet<&str> = manifest.http_routes.iter().map(|r| r.component.as_str()).collect();

@@ -39,9 +39,15 @@ pub struct Dependency {
     pub component: String,
 }
 
+/// Components in load order (callees first) and each one's dependencies.
+pub struct Plan {
+    pub order: Vec<String>,
+    pub dependencies: HashMap<String, Vec<Dependency>>,
+}
+
 /// Read every component's `dependencies` and order components so callees load before callers.
 /// Refuses unknown components, malformed entries and cycles.
-pub fn plan(manifest: &Manifest) -> Result<(Vec<String>, HashMap<String, Vec<Dependency>>)> {
+pub fn plan(manifest: &Manifest) -> Result<Plan> {
     let mut deps: HashMap<String, Vec<Dependency>> = HashMap::new();
     for c in &manifest.components {
         let mut list = Vec::new();
@@ -96,7 +102,7 @@ pub fn plan(manifest: &Manifest) -> Result<(Vec<String>, HashMap<String, Vec<Dep
     for c in &manifest.components {
         visit(&c.id, &deps, &mut state, &mut Vec::new(), &mut order)?;
     }
-    Ok((order, deps))
+    Ok(Plan { order, dependencies: deps })
 }
 
 /// Does an import/export name (`riff:music/catalog@0.1.0`) match a manifest key (with or
@@ -298,7 +304,7 @@ source = "c.wasm"
              [component.b.dependencies]\n\"riff:music/auth\" = { component = \"c\" }\n",
         )
         .unwrap();
-        let (order, deps) = plan(&m).unwrap();
+        let Plan { order, dependencies: deps } = plan(&m).unwrap();
         let pos = |id: &str| order.iter().position(|o| o == id).unwrap();
         assert!(pos("c") < pos("b") && pos("b") < pos("a"), "{order:?}");
         assert_eq!(
