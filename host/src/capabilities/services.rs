@@ -40,6 +40,7 @@ pub struct Dependency {
 }
 
 /// Components in load order (callees first) and each one's dependencies.
+#[derive(Debug)]
 pub struct Plan {
     pub order: Vec<String>,
     pub dependencies: HashMap<String, Vec<Dependency>>,
