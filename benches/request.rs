@@ -106,9 +106,9 @@ fn bench(c: &mut Criterion) {
                 };
                 let wasi = wasmtime_wasi::WasiCtx::builder().build();
                 let state = riff::state::RequestState::new(component.runtime.clone(), wasi, hooks);
-                let mut store = wasmtime::Store::new(component.pre.engine(), state);
+                let mut store = wasmtime::Store::new(component.instance_pre.engine(), state);
                 store.set_epoch_deadline(1 << 40);
-                component.pre.instantiate_async(&mut store).await.unwrap()
+                component.instance_pre.instantiate_async(&mut store).await.unwrap()
             })
         });
     }
