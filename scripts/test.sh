@@ -12,3 +12,6 @@ cargo build --release --target wasm32-wasip2 --manifest-path components/Cargo.to
 cargo clippy --workspace --all-targets -- -D warnings
 (cd components && cargo clippy --release -- -D warnings)
 cargo test --workspace
+# Service logic in the shared guest crate is plain Rust: test it natively too.
+HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+(cd components && cargo test -p riff-guest --target "$HOST_TRIPLE")

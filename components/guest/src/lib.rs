@@ -1,0 +1,225 @@
+//! Helpers every music service shares, so the services hold no copied boilerplate: JSON
+//! responses, errors in the shape Spotify's Web API uses (`{"error": {"status", "message"}}`),
+//! request-body parsing with size limits, paging objects, and bearer-token extraction.
+//!
+//! Everything here is plain Rust over spin-sdk's request/response types and is unit-tested
+//! natively (`cargo test -p riff-guest --target x86_64-unknown-linux-gnu`).
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::{json, Value};
+use spin_sdk::http::{Request, Response};
+
+/// Largest request body a service accepts (413 beyond).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// An error answer: HTTP status plus a message safe to show the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+    pub fn bad_request(m: impl Into<String>) -> Self {
+        Self::new(400, m)
+    }
+    pub fn unauthorized(m: impl Into<String>) -> Self {
+        Self::new(401, m)
+    }
+    pub fn forbidden(m: impl Into<String>) -> Self {
+        Self::new(403, m)
+    }
+    pub fn not_found(m: impl Into<String>) -> Self {
+        Self::new(404, m)
+    }
+    pub fn conflict(m: impl Into<String>) -> Self {
+        Self::new(409, m)
+    }
+    pub fn internal(m: impl Into<String>) -> Self {
+        Self::new(500, m)
+    }
+
+    pub fn body(&self) -> Value {
+        json!({ "error": { "status": self.status, "message": self.message } })
+    }
+}
+
+impl From<ApiError> for Response {
+    fn from(e: ApiError) -> Response {
+        json_response(e.status, &e.body())
+    }
+}
+
+pub type ApiResult<T = Response> = Result<T, ApiError>;
+
+/// A JSON response with a status.
+pub fn json_response(status: u16, body: &impl Serialize) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    Response::builder().status(status).header("content-type", "application/json").body(bytes).build()
+}
+
+/// 204 No Content.
+pub fn no_content() -> Response {
+    Response::builder().status(204).body(Vec::new()).build()
+}
+
+/// Turn a handler's result into a response.
+pub fn respond(result: ApiResult) -> Response {
+    result.unwrap_or_else(Response::from)
+}
+
+/// Parse a JSON body into `T`: 413 when too large, 400 with the reason when malformed or of the
+/// wrong shape.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    if body.len() > MAX_BODY {
+        return Err(ApiError::new(413, format!("request body is larger than {MAX_BODY} bytes")));
+    }
+    if body.is_empty() {
+        return Err(ApiError::bad_request("request body is empty; expected JSON"));
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// Parse a request's JSON body.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> ApiResult<T> {
+    parse_json(req.body())
+}
+
+/// The bearer token of an `Authorization` header.
+pub fn bearer_token(req: &Request) -> ApiResult<String> {
+    let header = req
+        .header("authorization")
+        .and_then(|h| h.as_str())
+        .ok_or_else(|| ApiError::unauthorized("missing Authorization header"))?;
+    parse_bearer(header)
+}
+
+pub fn parse_bearer(header: &str) -> ApiResult<String> {
+    let (scheme, token) =
+        header.trim().split_once(' ').ok_or_else(|| ApiError::unauthorized("expected \"Bearer <token>\""))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(ApiError::unauthorized("expected \"Bearer <token>\""));
+    }
+    Ok(token.trim().to_string())
+}
+
+/// Query string pairs, percent-decoded.
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(decoded)) => {
+                out.push(decoded);
+                i += 3;
+            }
+            (b'+', _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `limit`/`offset` from a query, with Spotify's defaults and bounds (limit 1..=50).
+pub fn paging(query: &[(String, String)], default_limit: u32) -> ApiResult<(u32, u32)> {
+    let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    let limit = match get("limit") {
+        None => default_limit,
+        Some(v) => v.parse::<u32>().ok().filter(|l| (1..=50).contains(l)).ok_or_else(|| {
+            ApiError::bad_request(format!("limit must be a number from 1 to 50, got {v:?}"))
+        })?,
+    };
+    let offset = match get("offset") {
+        None => 0,
+        Some(v) => v
+            .parse::<u32>()
+            .map_err(|_| ApiError::bad_request(format!("offset must be a non-negative number, got {v:?}")))?,
+    };
+    Ok((limit, offset))
+}
+
+/// A Spotify paging object: `{href, items, limit, next, offset, previous, total}`.
+pub fn paging_object(base_href: &str, items: Vec<Value>, limit: u32, offset: u32, total: u64) -> Value {
+    let link = |o: u32| {
+        format!("{base_href}{}offset={o}&limit={limit}", if base_href.contains('?') { "&" } else { "?" })
+    };
+    let next = (u64::from(offset) + u64::from(limit) < total).then(|| link(offset + limit));
+    let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
+    json!({
+        "href": link(offset),
+        "items": items,
+        "limit": limit,
+        "next": next,
+        "offset": offset,
+        "previous": previous,
+        "total": total,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens() {
+        assert_eq!(parse_bearer("Bearer abc").unwrap(), "abc");
+        assert_eq!(parse_bearer("bearer  abc ").unwrap(), "abc");
+        assert_eq!(parse_bearer("Basic abc").unwrap_err().status, 401);
+        assert_eq!(parse_bearer("Bearer").unwrap_err().status, 401);
+    }
+
+    #[test]
+    fn bodies() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Login {
+            #[allow(dead_code)]
+            username: String,
+        }
+        assert_eq!(parse_json::<Login>(b"{").unwrap_err().status, 400);
+        assert_eq!(parse_json::<Login>(b"{\"username\": 3}").unwrap_err().status, 400);
+        assert_eq!(parse_json::<Login>(b"").unwrap_err().status, 400);
+        assert_eq!(parse_json::<Login>(&vec![b' '; MAX_BODY + 1]).unwrap_err().status, 413);
+        assert!(parse_json::<Login>(b"{\"username\": \"a\"}").is_ok());
+    }
+
+    #[test]
+    fn queries_and_paging() {
+        let q = query_pairs("q=hello%20world&limit=10&x=a+b&bad=%zz&end=%4");
+        assert_eq!(q[0], ("q".into(), "hello world".into()));
+        assert_eq!(q[2], ("x".into(), "a b".into()));
+        assert_eq!(q[3].1, "%zz");
+        assert_eq!(q[4].1, "%4");
+        assert_eq!(paging(&q, 20).unwrap(), (10, 0));
+        assert_eq!(paging(&query_pairs("limit=0"), 20).unwrap_err().status, 400);
+        assert_eq!(paging(&query_pairs("offset=-1"), 20).unwrap_err().status, 400);
+        let page = paging_object("/v1/artists", vec![json!(1)], 1, 1, 3);
+        assert_eq!(page["next"], "/v1/artists?offset=2&limit=1");
+        assert_eq!(page["previous"], "/v1/artists?offset=0&limit=1");
+        assert_eq!(page["total"], 3);
+        let last = paging_object("/v1/artists", vec![], 2, 2, 3);
+        assert!(last["next"].is_null());
+    }
+}
