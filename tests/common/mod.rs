@@ -55,6 +55,13 @@ pub fn app_dir(manifest: &str) -> tempfile::TempDir {
     dir
 }
 
+/// The repository's own spin.toml, with component sources pointing at the built components and
+/// `extra` appended (more components or routes for a test).
+pub fn repo_manifest(extra: &str) -> String {
+    let text = std::fs::read_to_string(repo_root().join("spin.toml")).unwrap();
+    format!("{}\n{extra}", text.replace("\"target/wasm32-wasip2/release/", "\"{wasm}/"))
+}
+
 fn riff_command(dir: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_riff"));
     cmd.arg("up")
