@@ -252,7 +252,7 @@ fn refresh(store: &Store, body: RefreshRequest) -> ApiResult {
 
 fn logout(store: &Store, req: &Request) -> ApiResult {
     let token = riff_guest::bearer_token(req)?;
-    let claims = verify(store, &token).map_err(|e| ApiError::unauthorized(e))?;
+    let claims = verify(store, &token).map_err(ApiError::unauthorized)?;
     let body: LogoutRequest = if req.body().is_empty() { LogoutRequest::default() } else { json_body(req)? };
     set_json(store, &format!("revoked:{}", claims.jti), &claims.exp)?;
     if let Some(refresh) = body.refresh_token {
