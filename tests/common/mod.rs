@@ -59,7 +59,10 @@ pub fn app_dir(manifest: &str) -> tempfile::TempDir {
 /// `extra` appended (more components or routes for a test).
 pub fn repo_manifest(extra: &str) -> String {
     let text = std::fs::read_to_string(repo_root().join("spin.toml")).unwrap();
-    format!("{}\n{extra}", text.replace("\"target/wasm32-wasip2/release/", "\"{wasm}/"))
+    let text = text
+        .replace("\"target/wasm32-wasip2/release/", "\"{wasm}/")
+        .replace("source = \"components/", &format!("source = \"{}/components/", repo_root().display()));
+    format!("{text}\n{extra}")
 }
 
 fn riff_command(dir: &Path, extra: &[&str]) -> Command {

@@ -1,0 +1,584 @@
+//! The catalog service: artists, albums, tracks and genres in SQL, and the audio itself.
+//!
+//! | route | answer |
+//! | --- | --- |
+//! | `GET /v1/artists?limit=&offset=` | paging object of artists |
+//! | `GET /v1/artists/{id}` | artist |
+//! | `GET /v1/artists/{id}/albums` | paging object of albums |
+//! | `GET /v1/artists/{id}/top-tracks` | `{"tracks": [...]}` (10 most popular) |
+//! | `GET /v1/albums/{id}` | album |
+//! | `GET /v1/albums/{id}/tracks` | paging object of tracks |
+//! | `GET /v1/tracks/{id}` | track |
+//! | `GET /v1/tracks?ids=a,b` | `{"tracks": [track or null, ...]}` (up to 50 ids) |
+//! | `GET /v1/genres` | `{"genres": [...]}` |
+//! | `GET`/`HEAD /v1/tracks/{id}/stream` | the audio; needs a Bearer token; `Range` gives 206 |
+//!
+//! Objects follow Spotify's Web API shapes (`id`, `name`, `type`, `href`, `uri`, ...). It exports
+//! `riff:music/catalog` (batch lookups) and imports `riff:music/auth` to check stream tokens.
+//! On first use it creates its schema and loads the demo catalog mounted at `/demo`.
+
+pub mod range;
+
+use riff_guest::{json_response, paging, paging_object, query_pairs, respond, ApiError, ApiResult};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::sqlite3::{Connection, QueryResult, Value as Sql};
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit/music",
+        world: "riff:music/catalog-service",
+        generate_all,
+    });
+}
+
+use bindings::exports::riff::music::catalog as wit;
+use bindings::riff::music::types as wit_types;
+
+const DATABASE: &str = "catalog";
+const DEMO_DIR: &str = "/demo";
+const SCHEMA_VERSION: i64 = 1;
+
+#[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+fn handle(req: Request) -> Response {
+    respond(route(&req))
+}
+
+fn route(req: &Request) -> ApiResult {
+    let db = open()?;
+    let path = req.path().trim_end_matches('/').to_string();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let query = query_pairs(req.query());
+    let method = req.method();
+    if !matches!(method, Method::Get | Method::Head) {
+        return Err(ApiError::new(405, "the catalog is read-only over this API"));
+    }
+    match segments.as_slice() {
+        ["v1", "artists"] => {
+            let (limit, offset) = paging(&query, 20)?;
+            let total = count(&db, "SELECT COUNT(*) FROM artists", &[])?;
+            let rows =
+                artists_where(&db, "1 = 1 ORDER BY name LIMIT ? OFFSET ?", &[int(limit), int(offset)])?;
+            Ok(json_response(
+                200,
+                &paging_object("/v1/artists", rows.iter().map(artist_json).collect(), limit, offset, total),
+            ))
+        }
+        ["v1", "artists", id] => {
+            let artist = one(artists_where(&db, "id = ?", &[text(id)])?, "artist", id)?;
+            Ok(json_response(200, &artist_json(&artist)))
+        }
+        ["v1", "artists", id, "albums"] => {
+            one(artists_where(&db, "id = ?", &[text(id)])?, "artist", id)?;
+            let (limit, offset) = paging(&query, 20)?;
+            let total = count(&db, "SELECT COUNT(*) FROM albums WHERE artist_id = ?", &[text(id)])?;
+            let rows = albums_where(
+                &db,
+                "a.artist_id = ? ORDER BY a.release_year, a.name LIMIT ? OFFSET ?",
+                &[text(id), int(limit), int(offset)],
+            )?;
+            let href = format!("/v1/artists/{id}/albums");
+            Ok(json_response(
+                200,
+                &paging_object(&href, rows.iter().map(album_json).collect(), limit, offset, total),
+            ))
+        }
+        ["v1", "artists", id, "top-tracks"] => {
+            one(artists_where(&db, "id = ?", &[text(id)])?, "artist", id)?;
+            let rows = tracks_where(
+                &db,
+                "t.artist_id = ? ORDER BY t.popularity DESC, t.name LIMIT 10",
+                &[text(id)],
+            )?;
+            Ok(json_response(200, &json!({ "tracks": rows.iter().map(track_json).collect::<Vec<_>>() })))
+        }
+        ["v1", "albums", id] => {
+            let album = one(albums_where(&db, "a.id = ?", &[text(id)])?, "album", id)?;
+            let tracks = tracks_where(&db, "t.album_id = ? ORDER BY t.track_number LIMIT 50", &[text(id)])?;
+            let mut body = album_json(&album);
+            let total = tracks.len() as u64;
+            body["tracks"] = paging_object(
+                &format!("/v1/albums/{id}/tracks"),
+                tracks.iter().map(track_json).collect(),
+                50,
+                0,
+                total,
+            );
+            Ok(json_response(200, &body))
+        }
+        ["v1", "albums", id, "tracks"] => {
+            one(albums_where(&db, "a.id = ?", &[text(id)])?, "album", id)?;
+            let (limit, offset) = paging(&query, 20)?;
+            let total = count(&db, "SELECT COUNT(*) FROM tracks WHERE album_id = ?", &[text(id)])?;
+            let rows = tracks_where(
+                &db,
+                "t.album_id = ? ORDER BY t.track_number LIMIT ? OFFSET ?",
+                &[text(id), int(limit), int(offset)],
+            )?;
+            let href = format!("/v1/albums/{id}/tracks");
+            Ok(json_response(
+                200,
+                &paging_object(&href, rows.iter().map(track_json).collect(), limit, offset, total),
+            ))
+        }
+        ["v1", "tracks"] => {
+            let ids = query.iter().find(|(k, _)| k == "ids").map(|(_, v)| v.as_str()).unwrap_or("");
+            let ids: Vec<&str> = ids.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            if ids.is_empty() || ids.len() > 50 {
+                return Err(ApiError::bad_request("ids must list 1 to 50 track ids, comma-separated"));
+            }
+            let found = tracks_by_ids(&db, &ids)?;
+            let tracks: Vec<Value> =
+                found.iter().map(|t| t.as_ref().map_or(Value::Null, track_json)).collect();
+            Ok(json_response(200, &json!({ "tracks": tracks })))
+        }
+        ["v1", "tracks", id] => {
+            let track = one(tracks_where(&db, "t.id = ?", &[text(id)])?, "track", id)?;
+            Ok(json_response(200, &track_json(&track)))
+        }
+        ["v1", "tracks", id, "stream"] => stream(&db, req, id),
+        ["v1", "genres"] => {
+            let genres = genres(&db)?;
+            Ok(json_response(200, &json!({ "genres": genres.iter().map(|g| &g.name).collect::<Vec<_>>() })))
+        }
+        _ => Err(ApiError::not_found(format!("no such endpoint: {path}"))),
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Storage
+
+fn sql_error(e: impl std::fmt::Debug) -> ApiError {
+    ApiError::internal(format!("catalog database error: {e:?}"))
+}
+
+fn text(s: &str) -> Sql {
+    Sql::Text(s.to_string())
+}
+
+fn int(n: u32) -> Sql {
+    Sql::Integer(i64::from(n))
+}
+
+/// Open the database, creating the schema and loading the demo catalog the first time.
+fn open() -> ApiResult<Connection> {
+    let db = Connection::open(DATABASE).map_err(sql_error)?;
+    let ready = db
+        .execute("SELECT value FROM meta WHERE key = 'schema'", &[])
+        .ok()
+        .and_then(|r| r.rows.first().and_then(|row| row.get::<i64>(0)))
+        == Some(SCHEMA_VERSION);
+    if !ready {
+        create_schema(&db)?;
+        load_demo(&db)?;
+        db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)",
+            &[Sql::Integer(SCHEMA_VERSION)],
+        )
+        .map_err(sql_error)?;
+    }
+    Ok(db)
+}
+
+fn create_schema(db: &Connection) -> ApiResult<()> {
+    for statement in [
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS genres (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE)",
+        "CREATE TABLE IF NOT EXISTS artists (id TEXT PRIMARY KEY, name TEXT NOT NULL, genres TEXT NOT NULL DEFAULT '[]', popularity INTEGER NOT NULL DEFAULT 0)",
+        "CREATE TABLE IF NOT EXISTS albums (id TEXT PRIMARY KEY, name TEXT NOT NULL, artist_id TEXT NOT NULL REFERENCES artists(id), release_year INTEGER)",
+        "CREATE TABLE IF NOT EXISTS tracks (id TEXT PRIMARY KEY, name TEXT NOT NULL, album_id TEXT NOT NULL REFERENCES albums(id), artist_id TEXT NOT NULL REFERENCES artists(id), genre TEXT, track_number INTEGER NOT NULL DEFAULT 1, duration_ms INTEGER NOT NULL, popularity INTEGER NOT NULL DEFAULT 0, audio TEXT)",
+        "CREATE INDEX IF NOT EXISTS albums_artist ON albums(artist_id)",
+        "CREATE INDEX IF NOT EXISTS tracks_album ON tracks(album_id, track_number)",
+        "CREATE INDEX IF NOT EXISTS tracks_artist ON tracks(artist_id, popularity)",
+    ] {
+        db.execute(statement, &[]).map_err(sql_error)?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct Demo {
+    genres: Vec<String>,
+    artists: Vec<DemoArtist>,
+    albums: Vec<DemoAlbum>,
+    tracks: Vec<DemoTrack>,
+}
+
+#[derive(Deserialize)]
+struct DemoArtist {
+    id: String,
+    name: String,
+    genres: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct DemoAlbum {
+    id: String,
+    name: String,
+    artist_id: String,
+    release_year: u32,
+}
+
+#[derive(Deserialize)]
+struct DemoTrack {
+    id: String,
+    name: String,
+    album_id: String,
+    artist_id: String,
+    genre: String,
+    track_number: u32,
+    duration_ms: u32,
+    popularity: u32,
+    audio: String,
+}
+
+/// Load `/demo/catalog.json` (idempotent: existing rows are kept).
+fn load_demo(db: &Connection) -> ApiResult<()> {
+    let Ok(bytes) = std::fs::read(format!("{DEMO_DIR}/catalog.json")) else {
+        return Ok(()); // no demo mounted: start empty
+    };
+    let demo: Demo =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("demo catalog: {e}")))?;
+    let run = |sql: &str, params: Vec<Sql>| db.execute(sql, &params).map(|_| ()).map_err(sql_error);
+    for g in &demo.genres {
+        run("INSERT OR IGNORE INTO genres (id, name) VALUES (?, ?)", vec![text(g), text(g)])?;
+    }
+    for (i, a) in demo.artists.iter().enumerate() {
+        let genres = serde_json::to_string(&a.genres).unwrap_or_else(|_| "[]".into());
+        run(
+            "INSERT OR IGNORE INTO artists (id, name, genres, popularity) VALUES (?, ?, ?, ?)",
+            vec![text(&a.id), text(&a.name), Sql::Text(genres), Sql::Integer(80 - 10 * i as i64)],
+        )?;
+    }
+    for a in &demo.albums {
+        run(
+            "INSERT OR IGNORE INTO albums (id, name, artist_id, release_year) VALUES (?, ?, ?, ?)",
+            vec![text(&a.id), text(&a.name), text(&a.artist_id), int(a.release_year)],
+        )?;
+    }
+    for t in &demo.tracks {
+        run(
+            "INSERT OR IGNORE INTO tracks (id, name, album_id, artist_id, genre, track_number, duration_ms, popularity, audio) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                text(&t.id), text(&t.name), text(&t.album_id), text(&t.artist_id), text(&t.genre),
+                int(t.track_number), int(t.duration_ms), int(t.popularity), text(&t.audio),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn count(db: &Connection, sql: &str, params: &[Sql]) -> ApiResult<u64> {
+    let r = db.execute(sql, params).map_err(sql_error)?;
+    Ok(r.rows.first().and_then(|row| row.get::<i64>(0)).unwrap_or(0).max(0) as u64)
+}
+
+#[derive(Debug, Clone)]
+struct Artist {
+    id: String,
+    name: String,
+    genres: Vec<String>,
+    popularity: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Album {
+    id: String,
+    name: String,
+    artist_id: String,
+    artist_name: String,
+    release_year: Option<u32>,
+    total_tracks: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Track {
+    id: String,
+    name: String,
+    album_id: String,
+    album_name: String,
+    artist_id: String,
+    artist_name: String,
+    genre: Option<String>,
+    track_number: u32,
+    duration_ms: u32,
+    popularity: u32,
+    audio: Option<String>,
+}
+
+fn col_text(r: &QueryResult, row: usize, i: usize) -> String {
+    r.rows[row].get::<&str>(i).unwrap_or_default().to_string()
+}
+
+fn col_u32(r: &QueryResult, row: usize, i: usize) -> Option<u32> {
+    r.rows[row].get::<i64>(i).and_then(|n| u32::try_from(n).ok())
+}
+
+fn artists_where(db: &Connection, clause: &str, params: &[Sql]) -> ApiResult<Vec<Artist>> {
+    let r = db
+        .execute(&format!("SELECT id, name, genres, popularity FROM artists WHERE {clause}"), params)
+        .map_err(sql_error)?;
+    Ok((0..r.rows.len())
+        .map(|i| Artist {
+            id: col_text(&r, i, 0),
+            name: col_text(&r, i, 1),
+            genres: serde_json::from_str(&col_text(&r, i, 2)).unwrap_or_default(),
+            popularity: col_u32(&r, i, 3).unwrap_or(0),
+        })
+        .collect())
+}
+
+fn albums_where(db: &Connection, clause: &str, params: &[Sql]) -> ApiResult<Vec<Album>> {
+    let sql = format!(
+        "SELECT a.id, a.name, a.artist_id, ar.name, a.release_year, \
+         (SELECT COUNT(*) FROM tracks t WHERE t.album_id = a.id) \
+         FROM albums a JOIN artists ar ON ar.id = a.artist_id WHERE {clause}"
+    );
+    let r = db.execute(&sql, params).map_err(sql_error)?;
+    Ok((0..r.rows.len())
+        .map(|i| Album {
+            id: col_text(&r, i, 0),
+            name: col_text(&r, i, 1),
+            artist_id: col_text(&r, i, 2),
+            artist_name: col_text(&r, i, 3),
+            release_year: col_u32(&r, i, 4),
+            total_tracks: col_u32(&r, i, 5).unwrap_or(0),
+        })
+        .collect())
+}
+
+fn tracks_where(db: &Connection, clause: &str, params: &[Sql]) -> ApiResult<Vec<Track>> {
+    let sql = format!(
+        "SELECT t.id, t.name, t.album_id, al.name, t.artist_id, ar.name, t.genre, t.track_number, \
+         t.duration_ms, t.popularity, t.audio \
+         FROM tracks t JOIN albums al ON al.id = t.album_id JOIN artists ar ON ar.id = t.artist_id WHERE {clause}"
+    );
+    let r = db.execute(&sql, params).map_err(sql_error)?;
+    Ok((0..r.rows.len())
+        .map(|i| Track {
+            id: col_text(&r, i, 0),
+            name: col_text(&r, i, 1),
+            album_id: col_text(&r, i, 2),
+            album_name: col_text(&r, i, 3),
+            artist_id: col_text(&r, i, 4),
+            artist_name: col_text(&r, i, 5),
+            genre: r.rows[i].get::<&str>(6).map(str::to_string),
+            track_number: col_u32(&r, i, 7).unwrap_or(1),
+            duration_ms: col_u32(&r, i, 8).unwrap_or(0),
+            popularity: col_u32(&r, i, 9).unwrap_or(0),
+            audio: r.rows[i].get::<&str>(10).map(str::to_string),
+        })
+        .collect())
+}
+
+/// Tracks for `ids`, in the order asked, `None` for unknown ids. One query with bound placeholders.
+fn tracks_by_ids(db: &Connection, ids: &[&str]) -> ApiResult<Vec<Option<Track>>> {
+    let placeholders = vec!["?"; ids.len()].join(", ");
+    let params: Vec<Sql> = ids.iter().map(|id| text(id)).collect();
+    let found = tracks_where(db, &format!("t.id IN ({placeholders})"), &params)?;
+    Ok(ids.iter().map(|id| found.iter().find(|t| t.id == *id).cloned()).collect())
+}
+
+struct Genre {
+    id: String,
+    name: String,
+}
+
+fn genres(db: &Connection) -> ApiResult<Vec<Genre>> {
+    let r = db.execute("SELECT id, name FROM genres ORDER BY name", &[]).map_err(sql_error)?;
+    Ok((0..r.rows.len()).map(|i| Genre { id: col_text(&r, i, 0), name: col_text(&r, i, 1) }).collect())
+}
+
+fn one<T>(mut rows: Vec<T>, kind: &str, id: &str) -> ApiResult<T> {
+    if rows.is_empty() {
+        Err(ApiError::not_found(format!("no {kind} with id {id:?}")))
+    } else {
+        Ok(rows.swap_remove(0))
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// JSON shapes (Spotify Web API style)
+
+fn simple(kind: &str, id: &str, name: &str) -> Value {
+    json!({ "id": id, "name": name, "type": kind, "href": format!("/v1/{kind}s/{id}"), "uri": format!("riff:{kind}:{id}") })
+}
+
+fn artist_json(a: &Artist) -> Value {
+    let mut v = simple("artist", &a.id, &a.name);
+    v["genres"] = json!(a.genres);
+    v["popularity"] = json!(a.popularity);
+    v
+}
+
+fn album_json(a: &Album) -> Value {
+    let mut v = simple("album", &a.id, &a.name);
+    v["album_type"] = json!("album");
+    v["release_date"] = json!(a.release_year.map(|y| y.to_string()));
+    v["release_date_precision"] = json!("year");
+    v["total_tracks"] = json!(a.total_tracks);
+    v["artists"] = json!([simple("artist", &a.artist_id, &a.artist_name)]);
+    v
+}
+
+fn track_json(t: &Track) -> Value {
+    let mut v = simple("track", &t.id, &t.name);
+    v["duration_ms"] = json!(t.duration_ms);
+    v["track_number"] = json!(t.track_number);
+    v["popularity"] = json!(t.popularity);
+    v["genre"] = json!(t.genre);
+    v["album"] = simple("album", &t.album_id, &t.album_name);
+    v["artists"] = json!([simple("artist", &t.artist_id, &t.artist_name)]);
+    v["stream_url"] = json!(format!("/v1/tracks/{}/stream", t.id));
+    v
+}
+
+// ----------------------------------------------------------------------------------------------
+// Streaming
+
+fn stream(db: &Connection, req: &Request, id: &str) -> ApiResult {
+    let token = riff_guest::bearer_token(req)?;
+    bindings::riff::music::auth::verify_token(&token).map_err(|e| match e {
+        wit_types::Error::Internal(m) => ApiError::internal(m),
+        other => ApiError::unauthorized(service_message(&other)),
+    })?;
+    let track = one(tracks_where(db, "t.id = ?", &[text(id)])?, "track", id)?;
+    let audio = track.audio.ok_or_else(|| ApiError::not_found(format!("track {id:?} has no audio")))?;
+    if audio.contains("..") {
+        return Err(ApiError::internal("bad audio path in catalog"));
+    }
+    let bytes = std::fs::read(format!("{DEMO_DIR}/{audio}"))
+        .map_err(|e| ApiError::internal(format!("audio for {id:?} unavailable: {e}")))?;
+    let total = bytes.len() as u64;
+    let range = req.header("range").and_then(|h| h.as_str());
+    let head = req.method() == &Method::Head;
+    let builder = |status: u16| {
+        let mut b = Response::builder();
+        b.status(status).header("content-type", "audio/wav").header("accept-ranges", "bytes");
+        b
+    };
+    Ok(match range::resolve(range, total) {
+        range::RangeReply::Full => {
+            let body = if head { Vec::new() } else { bytes };
+            builder(200).header("content-length", total.to_string()).body(body).build()
+        }
+        range::RangeReply::Partial { start, end } => {
+            let slice = bytes[start as usize..=end as usize].to_vec();
+            let len = slice.len();
+            builder(206)
+                .header("content-range", format!("bytes {start}-{end}/{total}"))
+                .header("content-length", len.to_string())
+                .body(if head { Vec::new() } else { slice })
+                .build()
+        }
+        range::RangeReply::Unsatisfiable => {
+            let e = ApiError::new(416, format!("range not satisfiable: the track has {total} bytes"));
+            let mut r = builder(416);
+            r.header("content-range", format!("bytes */{total}"));
+            r.header("content-type", "application/json");
+            r.body(serde_json::to_vec(&e.body()).unwrap_or_default()).build()
+        }
+    })
+}
+
+fn service_message(e: &wit_types::Error) -> String {
+    match e {
+        wit_types::Error::NotFound(m)
+        | wit_types::Error::Invalid(m)
+        | wit_types::Error::Unauthorized(m)
+        | wit_types::Error::Forbidden(m)
+        | wit_types::Error::Conflict(m)
+        | wit_types::Error::Internal(m) => m.clone(),
+    }
+}
+
+// ----------------------------------------------------------------------------------------------
+// riff:music/catalog
+
+fn internal(e: ApiError) -> wit_types::Error {
+    wit_types::Error::Internal(e.message)
+}
+
+fn to_wit_artist(a: Artist) -> wit_types::Artist {
+    wit_types::Artist { id: a.id, name: a.name, genres: a.genres, popularity: a.popularity }
+}
+
+fn to_wit_album(a: Album) -> wit_types::Album {
+    wit_types::Album {
+        id: a.id,
+        name: a.name,
+        artist_id: a.artist_id,
+        artist_name: a.artist_name,
+        release_year: a.release_year,
+        total_tracks: a.total_tracks,
+    }
+}
+
+fn to_wit_track(t: Track) -> wit_types::Track {
+    wit_types::Track {
+        id: t.id,
+        name: t.name,
+        album_id: t.album_id,
+        album_name: t.album_name,
+        artist_id: t.artist_id,
+        artist_name: t.artist_name,
+        genre: t.genre,
+        duration_ms: t.duration_ms,
+        track_number: t.track_number,
+        popularity: t.popularity,
+    }
+}
+
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+struct CatalogService;
+
+impl wit::Guest for CatalogService {
+    fn get_artists(ids: Vec<String>) -> Result<Vec<Option<wit_types::Artist>>, wit_types::Error> {
+        let db = open().map_err(internal)?;
+        ids.iter()
+            .map(|id| {
+                Ok(artists_where(&db, "id = ?", &[text(id)])
+                    .map_err(internal)?
+                    .into_iter()
+                    .next()
+                    .map(to_wit_artist))
+            })
+            .collect()
+    }
+
+    fn get_albums(ids: Vec<String>) -> Result<Vec<Option<wit_types::Album>>, wit_types::Error> {
+        let db = open().map_err(internal)?;
+        ids.iter()
+            .map(|id| {
+                Ok(albums_where(&db, "a.id = ?", &[text(id)])
+                    .map_err(internal)?
+                    .into_iter()
+                    .next()
+                    .map(to_wit_album))
+            })
+            .collect()
+    }
+
+    fn get_tracks(ids: Vec<String>) -> Result<Vec<Option<wit_types::Track>>, wit_types::Error> {
+        let db = open().map_err(internal)?;
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(tracks_by_ids(&db, &refs).map_err(internal)?.into_iter().map(|t| t.map(to_wit_track)).collect())
+    }
+
+    fn list_genres() -> Result<Vec<wit_types::Genre>, wit_types::Error> {
+        let db = open().map_err(internal)?;
+        Ok(genres(&db)
+            .map_err(internal)?
+            .into_iter()
+            .map(|g| wit_types::Genre { id: g.id, name: g.name })
+            .collect())
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+bindings::export!(CatalogService with_types_in bindings);
