@@ -135,3 +135,20 @@ fn streaming_needs_a_token_and_honours_ranges() {
         404
     );
 }
+
+/// Swapping the implementation behind an interface is a manifest edit: catalog, unchanged, checks
+/// stream tokens with whatever component `spin.toml` wires to `riff:music/auth`.
+#[test]
+fn another_auth_implementation_is_wired_by_the_manifest_alone() {
+    let manifest = repo_manifest("[component.stub]\nsource = \"{wasm}/auth_stub.wasm\"\n").replace(
+        "[component.catalog.dependencies]\n\"riff:music/auth\" = { component = \"auth\" }",
+        "[component.catalog.dependencies]\n\"riff:music/auth\" = { component = \"stub\" }",
+    );
+    assert!(manifest.contains("{ component = \"stub\" }"), "the repo manifest changed shape");
+    let riff = Riff::start(&manifest);
+    let url = riff.url("/v1/tracks/tr01/stream");
+    // The stub accepts exactly the token "good"; the real auth service's tokens mean nothing to it.
+    assert_eq!(client().get(&url).bearer_auth("good").send().unwrap().status().as_u16(), 200);
+    let real = token(&riff);
+    assert_eq!(client().get(&url).bearer_auth(&real).send().unwrap().status().as_u16(), 401);
+}
