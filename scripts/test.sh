@@ -14,4 +14,4 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
 # Service logic in the shared guest crate is plain Rust: test it natively too.
 HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
-(cd components && cargo test -p riff-guest -p auth -p catalog --target "$HOST_TRIPLE")
+(cd components && cargo test -p riff-guest -p auth -p catalog -p profile --target "$HOST_TRIPLE")
