@@ -52,6 +52,12 @@ fn route(req: &Request) -> ApiResult {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let query = query_pairs(req.query());
     let method = req.method();
+    if segments.as_slice() == ["v1", "admin", "catalog", "import"] {
+        return match method {
+            Method::Post => import(&db, req),
+            _ => Err(ApiError::new(405, "use POST")),
+        };
+    }
     if !matches!(method, Method::Get | Method::Head) {
         return Err(ApiError::new(405, "the catalog is read-only over this API"));
     }
@@ -199,7 +205,10 @@ fn create_schema(db: &Connection) -> ApiResult<()> {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Demo {
+    #[serde(default)]
+    replace: bool,
     genres: Vec<String>,
     artists: Vec<DemoArtist>,
     albums: Vec<DemoAlbum>,
@@ -207,6 +216,7 @@ struct Demo {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DemoArtist {
     id: String,
     name: String,
@@ -214,24 +224,27 @@ struct DemoArtist {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DemoAlbum {
     id: String,
     name: String,
     artist_id: String,
-    release_year: u32,
+    release_year: Option<u32>,
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DemoTrack {
     id: String,
     name: String,
     album_id: String,
     artist_id: String,
-    genre: String,
+    genre: Option<String>,
     track_number: u32,
     duration_ms: u32,
+    #[serde(default)]
     popularity: u32,
-    audio: String,
+    audio: Option<String>,
 }
 
 /// Load `/demo/catalog.json` (idempotent: existing rows are kept).
@@ -241,31 +254,144 @@ fn load_demo(db: &Connection) -> ApiResult<()> {
     };
     let demo: Demo =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("demo catalog: {e}")))?;
-    let run = |sql: &str, params: Vec<Sql>| db.execute(sql, &params).map(|_| ()).map_err(sql_error);
-    for g in &demo.genres {
-        run("INSERT OR IGNORE INTO genres (id, name) VALUES (?, ?)", vec![text(g), text(g)])?;
+    load(db, &demo, "INSERT OR IGNORE")
+}
+
+/// Rows per multi-row `INSERT`: few statements, far below SQLite's parameter limit.
+const INSERT_CHUNK: usize = 200;
+
+fn insert_rows(
+    db: &Connection,
+    verb: &str,
+    table: &str,
+    columns: &[&str],
+    rows: Vec<Vec<Sql>>,
+) -> ApiResult<()> {
+    let row_placeholder = format!("({})", vec!["?"; columns.len()].join(", "));
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        let sql = format!(
+            "{verb} INTO {table} ({}) VALUES {}",
+            columns.join(", "),
+            vec![row_placeholder.as_str(); chunk.len()].join(", ")
+        );
+        let params: Vec<Sql> = chunk.iter().flatten().cloned().collect();
+        db.execute(&sql, &params).map_err(sql_error)?;
     }
-    for (i, a) in demo.artists.iter().enumerate() {
-        let genres = serde_json::to_string(&a.genres).unwrap_or_else(|_| "[]".into());
-        run(
-            "INSERT OR IGNORE INTO artists (id, name, genres, popularity) VALUES (?, ?, ?, ?)",
-            vec![text(&a.id), text(&a.name), Sql::Text(genres), Sql::Integer(80 - 10 * i as i64)],
-        )?;
-    }
-    for a in &demo.albums {
-        run(
-            "INSERT OR IGNORE INTO albums (id, name, artist_id, release_year) VALUES (?, ?, ?, ?)",
-            vec![text(&a.id), text(&a.name), text(&a.artist_id), int(a.release_year)],
-        )?;
-    }
-    for t in &demo.tracks {
-        run(
-            "INSERT OR IGNORE INTO tracks (id, name, album_id, artist_id, genre, track_number, duration_ms, popularity, audio) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    Ok(())
+}
+
+fn load(db: &Connection, c: &Demo, verb: &str) -> ApiResult<()> {
+    let genres = c.genres.iter().map(|g| vec![text(g), text(g)]).collect();
+    insert_rows(db, verb, "genres", &["id", "name"], genres)?;
+    let artists = c
+        .artists
+        .iter()
+        .map(|a| {
+            let genres = serde_json::to_string(&a.genres).unwrap_or_else(|_| "[]".into());
+            vec![text(&a.id), text(&a.name), Sql::Text(genres), Sql::Integer(0)]
+        })
+        .collect();
+    insert_rows(db, verb, "artists", &["id", "name", "genres", "popularity"], artists)?;
+    let albums = c
+        .albums
+        .iter()
+        .map(|a| {
+            let year = a.release_year.map_or(Sql::Null, int);
+            vec![text(&a.id), text(&a.name), text(&a.artist_id), year]
+        })
+        .collect();
+    insert_rows(db, verb, "albums", &["id", "name", "artist_id", "release_year"], albums)?;
+    let tracks = c
+        .tracks
+        .iter()
+        .map(|t| {
+            let opt = |v: &Option<String>| v.as_deref().map_or(Sql::Null, text);
             vec![
-                text(&t.id), text(&t.name), text(&t.album_id), text(&t.artist_id), text(&t.genre),
-                int(t.track_number), int(t.duration_ms), int(t.popularity), text(&t.audio),
-            ],
-        )?;
+                text(&t.id),
+                text(&t.name),
+                text(&t.album_id),
+                text(&t.artist_id),
+                opt(&t.genre),
+                int(t.track_number),
+                int(t.duration_ms),
+                int(t.popularity),
+                opt(&t.audio),
+            ]
+        })
+        .collect();
+    let columns = [
+        "id",
+        "name",
+        "album_id",
+        "artist_id",
+        "genre",
+        "track_number",
+        "duration_ms",
+        "popularity",
+        "audio",
+    ];
+    insert_rows(db, verb, "tracks", &columns, tracks)?;
+    // An artist is as popular as its most popular track.
+    db.execute(
+        "UPDATE artists SET popularity = COALESCE((SELECT MAX(popularity) FROM tracks t WHERE t.artist_id = artists.id), 0)",
+        &[],
+    )
+    .map_err(sql_error)?;
+    Ok(())
+}
+
+/// Largest catalog import accepted in one request.
+const MAX_IMPORT: usize = 32 * 1024 * 1024;
+
+/// `POST /v1/admin/catalog/import`: load a whole catalog (the demo file's format). Admin only:
+/// the Bearer token must equal the `admin_token` variable; with no token configured, import is off.
+fn import(db: &Connection, req: &Request) -> ApiResult {
+    let configured = spin_sdk::variables::get("admin_token").unwrap_or_default();
+    if configured.is_empty() {
+        return Err(ApiError::forbidden("catalog import is disabled: set RIFF_VARIABLE_CATALOG_ADMIN_TOKEN"));
+    }
+    let token = riff_guest::bearer_token(req)?;
+    if !riff_guest::constant_time_eq(token.as_bytes(), configured.as_bytes()) {
+        return Err(ApiError::forbidden("not an admin token"));
+    }
+    let catalog: Demo = riff_guest::parse_json_limited(req.body(), MAX_IMPORT)?;
+    validate_import(&catalog)?;
+    if catalog.replace {
+        for table in ["tracks", "albums", "artists", "genres"] {
+            db.execute(&format!("DELETE FROM {table}"), &[]).map_err(sql_error)?;
+        }
+    }
+    load(db, &catalog, "INSERT OR REPLACE")?;
+    let counts = json!({
+        "genres": count(db, "SELECT COUNT(*) FROM genres", &[])?,
+        "artists": count(db, "SELECT COUNT(*) FROM artists", &[])?,
+        "albums": count(db, "SELECT COUNT(*) FROM albums", &[])?,
+        "tracks": count(db, "SELECT COUNT(*) FROM tracks", &[])?,
+    });
+    Ok(json_response(200, &counts))
+}
+
+/// Refuse an import that would leave dangling references, before writing anything.
+fn validate_import(c: &Demo) -> ApiResult<()> {
+    use std::collections::HashSet;
+    let bad = |m: String| Err(ApiError::bad_request(m));
+    let artists: HashSet<&str> = c.artists.iter().map(|a| a.id.as_str()).collect();
+    let albums: HashSet<&str> = c.albums.iter().map(|a| a.id.as_str()).collect();
+    if c.artists.iter().any(|a| a.id.is_empty() || a.name.is_empty()) {
+        return bad("every artist needs an id and a name".into());
+    }
+    if let Some(a) = c.albums.iter().find(|a| !artists.contains(a.artist_id.as_str())) {
+        return bad(format!("album {:?} names unknown artist {:?}", a.id, a.artist_id));
+    }
+    if let Some(t) = c
+        .tracks
+        .iter()
+        .find(|t| !albums.contains(t.album_id.as_str()) || !artists.contains(t.artist_id.as_str()))
+    {
+        return bad(format!("track {:?} names an unknown album or artist", t.id));
+    }
+    if let Some(t) = c.tracks.iter().find(|t| t.audio.as_deref().is_some_and(|a| a.contains(".."))) {
+        return bad(format!("track {:?}: audio paths may not leave the audio directory", t.id));
     }
     Ok(())
 }

@@ -77,8 +77,13 @@ pub fn respond(result: ApiResult) -> Response {
 /// Parse a JSON body into `T`: 413 when too large, 400 with the reason when malformed or of the
 /// wrong shape.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
-    if body.len() > MAX_BODY {
-        return Err(ApiError::new(413, format!("request body is larger than {MAX_BODY} bytes")));
+    parse_json_limited(body, MAX_BODY)
+}
+
+/// [`parse_json`] with another size limit (bulk endpoints).
+pub fn parse_json_limited<T: DeserializeOwned>(body: &[u8], limit: usize) -> ApiResult<T> {
+    if body.len() > limit {
+        return Err(ApiError::new(413, format!("request body is larger than {limit} bytes")));
     }
     if body.is_empty() {
         return Err(ApiError::bad_request("request body is empty; expected JSON"));
@@ -107,6 +112,14 @@ pub fn parse_bearer(header: &str) -> ApiResult<String> {
         return Err(ApiError::unauthorized("expected \"Bearer <token>\""));
     }
     Ok(token.trim().to_string())
+}
+
+/// Compare secrets without leaking, through timing, how much of them matched.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Query string pairs, percent-decoded.

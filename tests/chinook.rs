@@ -1,0 +1,79 @@
+//! Importing the Chinook catalog (../shared/data/chinook, MIT licence) through the catalog's
+//! admin endpoint with scripts/import-chinook.py, then checking counts and known records over
+//! HTTP. Skips with a message when the data set is absent; fails when CI=true.
+
+mod common;
+use common::*;
+
+fn chinook() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("RIFF_CHINOOK")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().parent().unwrap().join("shared/data/chinook/Chinook_Sqlite.sqlite"));
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("Chinook data set missing at {} (required when CI=true)", path.display());
+    }
+    eprintln!("skipping: Chinook data set not found at {} (set RIFF_CHINOOK)", path.display());
+    None
+}
+
+fn import(riff: &Riff, path: &std::path::Path, token: &str, replace: bool) -> std::process::Output {
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(repo_root().join("scripts/import-chinook.py"));
+    if replace {
+        cmd.arg("--replace");
+    }
+    cmd.args([riff.base.as_str(), token]).arg(path).output().expect("running python3")
+}
+
+#[test]
+fn import_chinook_and_browse_it() {
+    let Some(path) = chinook() else { return };
+    let riff =
+        Riff::start_with(&repo_manifest(""), &[], &[("RIFF_VARIABLE_CATALOG_ADMIN_TOKEN", "admin-secret")]);
+
+    // A wrong token is refused and changes nothing.
+    let refused = import(&riff, &path, "wrong", true);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("403"));
+    assert_eq!(get_json(&riff.url("/v1/artists")).1["total"], 4, "the demo catalog is untouched");
+
+    let out = import(&riff, &path, "admin-secret", true);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let counts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(counts, serde_json::json!({ "genres": 25, "artists": 275, "albums": 347, "tracks": 3503 }));
+
+    assert_eq!(get_json(&riff.url("/v1/artists?limit=1")).1["total"], 275);
+    let (_, acdc) = get_json(&riff.url("/v1/artists/ckar1"));
+    assert_eq!(acdc["name"], "AC/DC");
+    let (_, album) = get_json(&riff.url("/v1/albums/ckal1"));
+    assert_eq!(album["name"], "For Those About To Rock We Salute You");
+    assert_eq!(album["total_tracks"], 10);
+    let (_, track) = get_json(&riff.url("/v1/tracks/cktr1"));
+    assert_eq!(track["name"], "For Those About To Rock (We Salute You)");
+    assert_eq!(track["duration_ms"], 343719);
+    assert_eq!(track["genre"], "Rock");
+    assert_eq!(get_json(&riff.url("/v1/genres")).1["genres"].as_array().unwrap().len(), 25);
+
+    // Importing again is idempotent.
+    let again = import(&riff, &path, "admin-secret", false);
+    assert!(again.status.success());
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(&again.stdout).unwrap()["tracks"], 3503);
+}
+
+#[test]
+fn import_is_disabled_without_an_admin_token() {
+    let riff = Riff::start(&repo_manifest(""));
+    let resp = client().post(riff.url("/v1/admin/catalog/import")).body("{}").send().unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let resp = client()
+        .post(riff.url("/v1/admin/catalog/import"))
+        .bearer_auth("anything")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    assert!(resp.text().unwrap().contains("disabled"));
+}
