@@ -77,3 +77,33 @@ fn import_is_disabled_without_an_admin_token() {
     assert_eq!(resp.status().as_u16(), 403);
     assert!(resp.text().unwrap().contains("disabled"));
 }
+
+#[test]
+fn a_bad_import_is_refused_whole() {
+    let riff =
+        Riff::start_with(&repo_manifest(""), &[], &[("RIFF_VARIABLE_CATALOG_ADMIN_TOKEN", "admin-secret")]);
+    let dangling = serde_json::json!({
+        "replace": true,
+        "genres": ["x"],
+        "artists": [{ "id": "a1", "name": "A", "genres": [] }],
+        "albums": [{ "id": "b1", "name": "B", "artist_id": "missing", "release_year": null }],
+        "tracks": [],
+    });
+    let resp = client()
+        .post(riff.url("/v1/admin/catalog/import"))
+        .bearer_auth("admin-secret")
+        .json(&dangling)
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert!(resp.text().unwrap().contains("unknown artist"));
+    let resp = client()
+        .post(riff.url("/v1/admin/catalog/import"))
+        .bearer_auth("admin-secret")
+        .body("{\"genres\": 1}")
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    // Nothing was replaced or added.
+    assert_eq!(get_json(&riff.url("/v1/artists")).1["total"], 4);
+}

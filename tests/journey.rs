@@ -207,3 +207,53 @@ fn profile_writes_validate_input_and_write_nothing_on_error() {
     let (_, recent) = me.send("GET", "/v1/me/player/recently-played", None);
     assert_eq!(recent["items"], json!([]));
 }
+
+/// HMAC-SHA256 (RFC 2104) over sha2, so the test can mint tokens the way the auth service does.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    block[..key.len()].copy_from_slice(key);
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
+    Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().to_vec()
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+fn mint(key: &[u8], user_id: &str, exp: u64) -> String {
+    let header = b64url(br#"{"alg":"HS256","typ":"JWT"}"#);
+    let claims = json!({ "sub": user_id, "name": "minted", "iat": exp.saturating_sub(3600), "exp": exp, "jti": format!("j{exp}") });
+    let payload = b64url(claims.to_string().as_bytes());
+    let signature = b64url(&hmac_sha256(key, format!("{header}.{payload}").as_bytes()));
+    format!("{header}.{payload}.{signature}")
+}
+
+#[test]
+fn expired_tokens_are_refused_and_valid_ones_accepted() {
+    let key = "test-signing-key-0123456789";
+    let riff = Riff::start_with(&repo_manifest(""), &[], &[("RIFF_VARIABLE_AUTH_SIGNING_KEY", key)]);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    // A token minted with the configured key and a future expiry is accepted: the check is real.
+    let valid = Session { riff: &riff, token: mint(key.as_bytes(), "u-minted", now + 600) };
+    assert_eq!(valid.send("GET", "/v1/me", None).0, 200);
+    let expired = Session { riff: &riff, token: mint(key.as_bytes(), "u-minted", now - 1) };
+    for path in ["/v1/me", "/v1/me/playlists", "/v1/me/player/recently-played"] {
+        let (status, body) = expired.send("GET", path, None);
+        assert_eq!(status, 401, "{path}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("expired"), "{body}");
+    }
+    let stream = client().get(riff.url("/v1/tracks/tr01/stream")).bearer_auth(&expired.token).send().unwrap();
+    assert_eq!(stream.status().as_u16(), 401);
+    let wrong_key = Session { riff: &riff, token: mint(b"another key", "u-minted", now + 600) };
+    assert_eq!(wrong_key.send("GET", "/v1/me", None).0, 401);
+}
