@@ -19,7 +19,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine;
-use riff_guest::{json_body, json_response, no_content, respond, ApiError, ApiResult};
+use riff_guest::{json_body, json_response, new_id, no_content, respond, ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Digest;
@@ -111,12 +111,6 @@ fn random_bytes<const N: usize>() -> ApiResult<[u8; N]> {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
     Ok(bytes)
-}
-
-/// A Spotify-style base62 id.
-fn new_id() -> ApiResult<String> {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    Ok(random_bytes::<22>()?.iter().map(|b| ALPHABET[*b as usize % 62] as char).collect())
 }
 
 fn kv_error(e: impl std::fmt::Debug) -> ApiError {

@@ -19,7 +19,9 @@
 
 pub mod range;
 
-use riff_guest::{json_response, paging, paging_object, query_pairs, respond, ApiError, ApiResult};
+use riff_guest::{
+    json_response, object_ref, paging, paging_object, query_pairs, respond, ApiError, ApiResult,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use spin_sdk::http::{Method, Request, Response};
@@ -528,35 +530,31 @@ fn one<T>(mut rows: Vec<T>, kind: &str, id: &str) -> ApiResult<T> {
 // ----------------------------------------------------------------------------------------------
 // JSON shapes (Spotify Web API style)
 
-fn simple(kind: &str, id: &str, name: &str) -> Value {
-    json!({ "id": id, "name": name, "type": kind, "href": format!("/v1/{kind}s/{id}"), "uri": format!("riff:{kind}:{id}") })
-}
-
 fn artist_json(a: &Artist) -> Value {
-    let mut v = simple("artist", &a.id, &a.name);
+    let mut v = object_ref("artist", &a.id, &a.name);
     v["genres"] = json!(a.genres);
     v["popularity"] = json!(a.popularity);
     v
 }
 
 fn album_json(a: &Album) -> Value {
-    let mut v = simple("album", &a.id, &a.name);
+    let mut v = object_ref("album", &a.id, &a.name);
     v["album_type"] = json!("album");
     v["release_date"] = json!(a.release_year.map(|y| y.to_string()));
     v["release_date_precision"] = json!("year");
     v["total_tracks"] = json!(a.total_tracks);
-    v["artists"] = json!([simple("artist", &a.artist_id, &a.artist_name)]);
+    v["artists"] = json!([object_ref("artist", &a.artist_id, &a.artist_name)]);
     v
 }
 
 fn track_json(t: &Track) -> Value {
-    let mut v = simple("track", &t.id, &t.name);
+    let mut v = object_ref("track", &t.id, &t.name);
     v["duration_ms"] = json!(t.duration_ms);
     v["track_number"] = json!(t.track_number);
     v["popularity"] = json!(t.popularity);
     v["genre"] = json!(t.genre);
-    v["album"] = simple("album", &t.album_id, &t.album_name);
-    v["artists"] = json!([simple("artist", &t.artist_id, &t.artist_name)]);
+    v["album"] = object_ref("album", &t.album_id, &t.album_name);
+    v["artists"] = json!([object_ref("artist", &t.artist_id, &t.artist_name)]);
     v["stream_url"] = json!(format!("/v1/tracks/{}/stream", t.id));
     v
 }

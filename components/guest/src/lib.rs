@@ -122,6 +122,19 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A new Spotify-style id: 22 base62 characters from the host's randomness.
+pub fn new_id() -> ApiResult<String> {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut bytes = [0u8; 22];
+    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
+    Ok(bytes.iter().map(|b| ALPHABET[*b as usize % 62] as char).collect())
+}
+
+/// The reference part every API object has: `{id, name, type, href, uri}`.
+pub fn object_ref(kind: &str, id: &str, name: &str) -> Value {
+    json!({ "id": id, "name": name, "type": kind, "href": format!("/v1/{kind}s/{id}"), "uri": format!("riff:{kind}:{id}") })
+}
+
 /// Query string pairs, percent-decoded.
 pub fn query_pairs(query: &str) -> Vec<(String, String)> {
     query

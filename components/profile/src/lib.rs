@@ -21,8 +21,8 @@
 
 use riff_guest::time::{now_ms, rfc3339};
 use riff_guest::{
-    bearer_token, json_body, json_response, no_content, paging, paging_object, query_pairs, respond,
-    ApiError, ApiResult,
+    bearer_token, json_body, json_response, new_id, no_content, object_ref, paging, paging_object,
+    query_pairs, respond, ApiError, ApiResult,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -145,14 +145,43 @@ struct Playlist {
     snapshot: i64,
 }
 
+/// `SELECT COUNT(*) ...` with the user id as its one parameter.
+fn count_for(db: &Connection, sql: &str, user_id: &str) -> ApiResult<u64> {
+    let r = db.execute(sql, &[text(user_id)]).map_err(sql_error)?;
+    Ok(r.rows.first().and_then(|row| row.get::<i64>(0)).unwrap_or(0).max(0) as u64)
+}
+
+/// Link `ids` to the user in a `(user_id, <id column>, <time column>)` table; existing links stay.
+fn link_ids(db: &Connection, table: &str, columns: &str, user_id: &str, ids: &[String]) -> ApiResult<()> {
+    let now = now_ms() as i64;
+    let placeholders = vec!["(?, ?, ?)"; ids.len()].join(", ");
+    let params: Vec<Sql> = ids.iter().flat_map(|id| [text(user_id), text(id), Sql::Integer(now)]).collect();
+    db.execute(&format!("INSERT OR IGNORE INTO {table} ({columns}) VALUES {placeholders}"), &params)
+        .map_err(sql_error)?;
+    Ok(())
+}
+
+/// Remove the user's links to `ids` from `table`, where `column` holds the linked id.
+fn unlink_ids(db: &Connection, table: &str, column: &str, user_id: &str, ids: &[String]) -> ApiResult<()> {
+    let placeholders = vec!["?"; ids.len()].join(", ");
+    let mut params = vec![text(user_id)];
+    params.extend(ids.iter().map(|i| text(i)));
+    db.execute(&format!("DELETE FROM {table} WHERE user_id = ? AND {column} IN ({placeholders})"), &params)
+        .map_err(sql_error)?;
+    Ok(())
+}
+
+const PLAYLIST_COLUMNS: &str = "id, owner, name, description, public, items, snapshot";
+
 fn load_playlist(db: &Connection, id: &str) -> ApiResult<Option<Playlist>> {
     let r = db
-        .execute(
-            "SELECT id, owner, name, description, public, items, snapshot FROM playlists WHERE id = ?",
-            &[text(id)],
-        )
+        .execute(&format!("SELECT {PLAYLIST_COLUMNS} FROM playlists WHERE id = ?"), &[text(id)])
         .map_err(sql_error)?;
-    Ok(r.rows.first().map(|row| Playlist {
+    Ok(r.rows.first().map(playlist_from_row))
+}
+
+fn playlist_from_row(row: &spin_sdk::sqlite3::RowResult) -> Playlist {
+    Playlist {
         id: row.get::<&str>(0).unwrap_or_default().to_string(),
         owner: row.get::<&str>(1).unwrap_or_default().to_string(),
         name: row.get::<&str>(2).unwrap_or_default().to_string(),
@@ -160,7 +189,7 @@ fn load_playlist(db: &Connection, id: &str) -> ApiResult<Option<Playlist>> {
         public: row.get::<i64>(4).unwrap_or(0) != 0,
         items: serde_json::from_str(row.get::<&str>(5).unwrap_or("[]")).unwrap_or_default(),
         snapshot: row.get::<i64>(6).unwrap_or(0),
-    }))
+    }
 }
 
 /// A playlist the user may see (own, or someone's public one); others' private ones are 404.
@@ -192,13 +221,6 @@ fn store_items(db: &Connection, p: &Playlist, items: &[Item]) -> ApiResult<i64> 
         return Err(ApiError::conflict("the playlist changed meanwhile; read it again and retry"));
     }
     Ok(p.snapshot + 1)
-}
-
-fn new_id() -> ApiResult<String> {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut bytes = [0u8; 22];
-    getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("no randomness: {e}")))?;
-    Ok(bytes.iter().map(|b| ALPHABET[*b as usize % 62] as char).collect())
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -234,17 +256,13 @@ fn tracks_lenient(ids: &[String]) -> ApiResult<Vec<Value>> {
     Ok(found.iter().map(|t| t.as_ref().map_or(Value::Null, track_json)).collect())
 }
 
-fn simple(kind: &str, id: &str, name: &str) -> Value {
-    json!({ "id": id, "name": name, "type": kind, "href": format!("/v1/{kind}s/{id}"), "uri": format!("riff:{kind}:{id}") })
-}
-
 fn track_json(t: &types::Track) -> Value {
-    let mut v = simple("track", &t.id, &t.name);
+    let mut v = object_ref("track", &t.id, &t.name);
     v["duration_ms"] = json!(t.duration_ms);
     v["track_number"] = json!(t.track_number);
     v["popularity"] = json!(t.popularity);
-    v["album"] = simple("album", &t.album_id, &t.album_name);
-    v["artists"] = json!([simple("artist", &t.artist_id, &t.artist_name)]);
+    v["album"] = object_ref("album", &t.album_id, &t.album_name);
+    v["artists"] = json!([object_ref("artist", &t.artist_id, &t.artist_name)]);
     v
 }
 
@@ -329,26 +347,17 @@ fn create_playlist(db: &Connection, user: &User, body: NewPlaylist) -> ApiResult
 
 fn list_playlists(db: &Connection, user: &User, query: &[(String, String)]) -> ApiResult {
     let (limit, offset) = paging(query, 20)?;
-    let total = db
-        .execute("SELECT COUNT(*) FROM playlists WHERE owner = ?", &[text(&user.id)])
-        .map_err(sql_error)?
-        .rows
-        .first()
-        .and_then(|r| r.get::<i64>(0))
-        .unwrap_or(0);
+    let total = count_for(db, "SELECT COUNT(*) FROM playlists WHERE owner = ?", &user.id)?;
     let r = db
         .execute(
-            "SELECT id FROM playlists WHERE owner = ? ORDER BY created_at, id LIMIT ? OFFSET ?",
+            &format!(
+                "SELECT {PLAYLIST_COLUMNS} FROM playlists WHERE owner = ? ORDER BY created_at, id LIMIT ? OFFSET ?"
+            ),
             &[text(&user.id), Sql::Integer(limit.into()), Sql::Integer(offset.into())],
         )
         .map_err(sql_error)?;
-    let mut items = Vec::new();
-    for row in &r.rows {
-        if let Some(p) = load_playlist(db, row.get::<&str>(0).unwrap_or_default())? {
-            items.push(playlist_json(&p, Some(&user.name)));
-        }
-    }
-    Ok(json_response(200, &paging_object("/v1/me/playlists", items, limit, offset, total.max(0) as u64)))
+    let items = r.rows.iter().map(|row| playlist_json(&playlist_from_row(row), Some(&user.name))).collect();
+    Ok(json_response(200, &paging_object("/v1/me/playlists", items, limit, offset, total)))
 }
 
 fn get_playlist(db: &Connection, user: &User, id: &str) -> ApiResult {
@@ -517,40 +526,19 @@ fn check_ids(ids: &[String]) -> ApiResult<()> {
 fn save_tracks(db: &Connection, user: &User, body: Ids) -> ApiResult {
     check_ids(&body.ids)?;
     tracks(&body.ids)?;
-    let now = now_ms() as i64;
-    let placeholders = vec!["(?, ?, ?)"; body.ids.len()].join(", ");
-    let params: Vec<Sql> =
-        body.ids.iter().flat_map(|id| [text(&user.id), text(id), Sql::Integer(now)]).collect();
-    db.execute(
-        &format!("INSERT OR IGNORE INTO saved_tracks (user_id, track_id, added_at) VALUES {placeholders}"),
-        &params,
-    )
-    .map_err(sql_error)?;
+    link_ids(db, "saved_tracks", "user_id, track_id, added_at", &user.id, &body.ids)?;
     Ok(no_content())
 }
 
 fn unsave_tracks(db: &Connection, user: &User, body: Ids) -> ApiResult {
     check_ids(&body.ids)?;
-    let placeholders = vec!["?"; body.ids.len()].join(", ");
-    let mut params = vec![text(&user.id)];
-    params.extend(body.ids.iter().map(|i| text(i)));
-    db.execute(
-        &format!("DELETE FROM saved_tracks WHERE user_id = ? AND track_id IN ({placeholders})"),
-        &params,
-    )
-    .map_err(sql_error)?;
+    unlink_ids(db, "saved_tracks", "track_id", &user.id, &body.ids)?;
     Ok(no_content())
 }
 
 fn list_saved(db: &Connection, user: &User, query: &[(String, String)]) -> ApiResult {
     let (limit, offset) = paging(query, 20)?;
-    let total = db
-        .execute("SELECT COUNT(*) FROM saved_tracks WHERE user_id = ?", &[text(&user.id)])
-        .map_err(sql_error)?
-        .rows
-        .first()
-        .and_then(|r| r.get::<i64>(0))
-        .unwrap_or(0);
+    let total = count_for(db, "SELECT COUNT(*) FROM saved_tracks WHERE user_id = ?", &user.id)?;
     let r = db
         .execute(
             "SELECT track_id, added_at FROM saved_tracks WHERE user_id = ? ORDER BY added_at DESC, track_id LIMIT ? OFFSET ?",
@@ -566,7 +554,7 @@ fn list_saved(db: &Connection, user: &User, query: &[(String, String)]) -> ApiRe
         .zip(tracks)
         .map(|(row, track)| json!({ "added_at": rfc3339(row.get::<i64>(1).unwrap_or(0) as u64), "track": track }))
         .collect();
-    Ok(json_response(200, &paging_object("/v1/me/tracks", items, limit, offset, total.max(0) as u64)))
+    Ok(json_response(200, &paging_object("/v1/me/tracks", items, limit, offset, total)))
 }
 
 fn following(
@@ -598,7 +586,7 @@ fn following(
                 .iter()
                 .flatten()
                 .map(|a| {
-                    let mut v = simple("artist", &a.id, &a.name);
+                    let mut v = object_ref("artist", &a.id, &a.name);
                     v["genres"] = json!(a.genres);
                     v
                 })
@@ -615,30 +603,13 @@ fn following(
             if let Some((id, _)) = body.ids.iter().zip(&found).find(|(_, a)| a.is_none()) {
                 return Err(ApiError::not_found(format!("no artist with id {id:?}")));
             }
-            let now = now_ms() as i64;
-            let placeholders = vec!["(?, ?, ?)"; body.ids.len()].join(", ");
-            let params: Vec<Sql> =
-                body.ids.iter().flat_map(|id| [text(&user.id), text(id), Sql::Integer(now)]).collect();
-            db.execute(
-                &format!(
-                    "INSERT OR IGNORE INTO follows (user_id, artist_id, followed_at) VALUES {placeholders}"
-                ),
-                &params,
-            )
-            .map_err(sql_error)?;
+            link_ids(db, "follows", "user_id, artist_id, followed_at", &user.id, &body.ids)?;
             Ok(no_content())
         }
         Method::Delete => {
             let body: Ids = json_body(req)?;
             check_ids(&body.ids)?;
-            let placeholders = vec!["?"; body.ids.len()].join(", ");
-            let mut params = vec![text(&user.id)];
-            params.extend(body.ids.iter().map(|i| text(i)));
-            db.execute(
-                &format!("DELETE FROM follows WHERE user_id = ? AND artist_id IN ({placeholders})"),
-                &params,
-            )
-            .map_err(sql_error)?;
+            unlink_ids(db, "follows", "artist_id", &user.id, &body.ids)?;
             Ok(no_content())
         }
         _ => Err(ApiError::new(405, "use GET, PUT or DELETE")),
