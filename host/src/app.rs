@@ -4,19 +4,20 @@
 //! The live set of components sits behind an [`ArcSwap`]: a request takes a snapshot when it
 //! starts and finishes on it, so replacing the set never disturbs requests in flight.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use wasmtime::component::{Component, InstancePre, Linker};
+use wasmtime::component::{Component, InstancePre};
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
@@ -26,15 +27,15 @@ use wasmtime_wasi_http::WasiHttpView;
 
 use crate::capabilities::{
     self,
-    key_value::{KvStore, KvStores},
+    key_value::KvStore,
     outbound_http::{AllowList, Destination, OutboundHooks},
-    sql::{SqlDatabase, SqlDatabases},
+    sql::SqlDatabase,
     stdio::{GuestLog, Stream},
-    variables::{AppVariables, ComponentVariables},
+    variables::ComponentVariables,
 };
 use crate::engine::{EngineSettings, RiffEngine};
-use crate::manifest::{self, FileMount, Manifest, RouteKind};
-use crate::runtime_config::{Backend, RuntimeConfig};
+use crate::loader::Loader;
+use crate::manifest::Manifest;
 use crate::state::RequestState;
 use crate::trigger::router::Router;
 
@@ -48,7 +49,8 @@ pub struct AppOptions {
     pub cache_dir: Option<PathBuf>,
 }
 
-/// What a component may do and how it is limited: shared by all its requests.
+/// What a component may do and how it is limited: shared by all its requests, and by every
+/// version of its code loaded under the same manifest entry.
 pub struct ComponentRuntime {
     pub id: Arc<str>,
     pub memory_limit: u64,
@@ -62,34 +64,76 @@ pub struct ComponentRuntime {
     pub environment: Vec<(String, String)>,
     /// Host directory -> guest path, mounted read-only.
     pub preopens: Vec<(PathBuf, String)>,
-    /// SHA-256 of the component's `.wasm`.
-    pub digest: String,
 }
 
-/// A component ready to serve: compiled, linked and pre-instantiated.
+/// Where a component's code came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The manifest's `source` file.
+    File(PathBuf),
+    /// Uploaded through the admin API (`riff deploy`).
+    Upload,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Upload => f.write_str("upload"),
+        }
+    }
+}
+
+/// One version of a component, ready to serve: compiled, linked and pre-instantiated.
 pub struct LoadedComponent {
     pub runtime: Arc<ComponentRuntime>,
+    pub compiled: Component,
     pub instance_pre: InstancePre<RequestState>,
     /// Its `wasi:http/incoming-handler`, when it exports one (service-only components do not).
     pub proxy: Option<ProxyPre<RequestState>>,
-    pub loaded_at: Instant,
+    /// SHA-256 of the `.wasm`, hex.
+    pub version: String,
+    pub origin: Origin,
+    /// The manifest entry it was loaded under (see [`crate::loader::Loader::fingerprint`]).
+    pub fingerprint: String,
+    pub loaded_at: SystemTime,
+    /// Requests and typed calls this version has served, and how many of them failed.
+    pub requests: AtomicU64,
+    pub failures: AtomicU64,
 }
 
 /// The routable state of an app at one moment.
 pub struct Snapshot {
     pub components: HashMap<String, Arc<LoadedComponent>>,
-    pub router: Router<String>,
+    pub router: Arc<Router<String>>,
     /// Each component's public route, for in-process calls that address the component directly.
-    pub route_of: HashMap<String, String>,
+    pub route_of: Arc<HashMap<String, String>>,
+    /// `[application.trigger.http] base`.
+    pub base: Arc<str>,
+}
+
+impl Snapshot {
+    /// The same routes with one component replaced.
+    pub fn with_component(&self, id: &str, component: Arc<LoadedComponent>) -> Snapshot {
+        let mut components = self.components.clone();
+        components.insert(id.to_string(), component);
+        Snapshot {
+            components,
+            router: self.router.clone(),
+            route_of: self.route_of.clone(),
+            base: self.base.clone(),
+        }
+    }
 }
 
 /// A running application.
 pub struct App {
     pub name: String,
-    engine: RiffEngine,
-    base: String,
-    current: ArcSwap<Snapshot>,
+    pub(crate) engine: RiffEngine,
+    pub(crate) current: ArcSwap<Snapshot>,
     me: Weak<App>,
+    /// Serialises changes to the component set and holds what they need.
+    pub(crate) reload: tokio::sync::Mutex<crate::reload::ReloadState>,
 }
 
 /// How a request reached a component, for Spin's `spin-*` headers.
@@ -126,94 +170,39 @@ pub const HEALTH_PATH: &str = "/.well-known/spin/health";
 impl App {
     /// Load every component of a manifest: open backends, compile, link, pre-instantiate.
     pub async fn load(manifest: &Manifest, options: &AppOptions) -> Result<Arc<App>> {
-        let variables = AppVariables::from_manifest(manifest)?;
-        let runtime_config = match &options.runtime_config {
-            Some(path) => RuntimeConfig::load(path)?,
-            None => RuntimeConfig::default(),
-        };
-        std::fs::create_dir_all(&options.state_dir)
-            .with_context(|| format!("creating state directory {}", options.state_dir.display()))?;
-
-        let max_memory = manifest.components.iter().map(|c| c.riff.memory_limit).max().unwrap_or(0);
+        let max_memory = manifest
+            .components
+            .iter()
+            .map(|c| c.riff.memory_limit)
+            .max()
+            .unwrap_or(0)
+            .max(EngineSettings::default().max_memory);
         let engine = RiffEngine::new(&EngineSettings {
-            max_memory: max_memory.max(manifest::DEFAULT_MEMORY_LIMIT),
+            max_memory,
             cache_dir: Some(options.cache_dir.clone().unwrap_or_else(|| options.state_dir.join("cache"))),
             ..Default::default()
         })?;
-
-        let (kv, kv_labels) = open_kv_stores(manifest, &runtime_config, &options.state_dir).await?;
-        let (sql, sql_labels) = open_databases(manifest, &runtime_config, &options.state_dir).await?;
-
-        let mut linker = Linker::<RequestState>::new(engine.engine());
-        capabilities::add_to_linker(&mut linker)?;
+        let calls: capabilities::services::AppCell = Default::default();
+        let loader = Loader::new(manifest.clone(), options, &engine, max_memory, calls.clone()).await?;
 
         // Callees load before their callers, so each caller's typed imports can be checked
         // against the callee's exports and linked.
-        let capabilities::services::Plan { order, dependencies } = capabilities::services::plan(manifest)
-            .map_err(|e| anyhow!("{}: {e}", manifest.path.display()))?;
-        let app_cell: capabilities::services::AppCell = Default::default();
-        let routed: HashSet<&str> = manifest.http_routes.iter().map(|r| r.component.as_str()).collect();
-        let mut compiled: HashMap<String, Component> = HashMap::new();
         let mut components = HashMap::new();
-        for id in &order {
-            let component = manifest.component(id).expect("planned from the manifest");
-            let context = || match component.line {
-                Some(line) => format!("{}:{line}: [component.{}]", manifest.path.display(), component.id),
-                None => format!("{}: [component.{}]", manifest.path.display(), component.id),
-            };
-            let deps = dependencies.get(id).map(Vec::as_slice).unwrap_or_default();
-            let mut own_linker = None;
-            if !deps.is_empty() && component.source.exists() {
-                let mut own = linker.clone();
-                let artifact = engine.load_component(&component.source).with_context(context)?;
-                capabilities::services::link(
-                    engine.engine(),
-                    &mut own,
-                    id,
-                    &artifact.component,
-                    deps,
-                    &compiled,
-                    &app_cell,
-                )
-                .with_context(context)?;
-                own_linker = Some(own);
-            }
-            let (loaded, artifact) = load_component(
-                &engine,
-                own_linker.as_ref().unwrap_or(&linker),
-                manifest,
-                component,
-                routed.contains(id.as_str()),
-                &variables,
-                &kv,
-                &kv_labels,
-                &sql,
-                &sql_labels,
-                &options.state_dir,
-            )
-            .with_context(context)?;
-            compiled.insert(component.id.clone(), artifact);
-            components.insert(component.id.clone(), Arc::new(loaded));
+        for id in &loader.order {
+            let loaded =
+                loader.load_from_file(&engine, id, &components, None).with_context(|| loader.context(id))?;
+            components.insert(id.clone(), Arc::new(loaded));
         }
-
-        let mut router = Router::new();
-        let mut route_of = HashMap::new();
-        for route in &manifest.http_routes {
-            if let RouteKind::Public(pattern) = &route.route {
-                router.add(pattern, route.component.clone()).map_err(|e| anyhow!("route {pattern}: {e}"))?;
-                route_of.entry(route.component.clone()).or_insert_with(|| pattern.clone());
-            }
-        }
-
-        let snapshot = Snapshot { components, router, route_of };
+        let snapshot = loader.snapshot(components)?;
+        let reload = crate::reload::ReloadState::new(loader, &snapshot);
         Ok(Arc::new_cyclic(|me| {
-            let _ = app_cell.set(me.clone());
+            let _ = calls.set(me.clone());
             App {
                 name: manifest.name.clone(),
                 engine,
-                base: manifest.base.clone(),
                 current: ArcSwap::from_pointee(snapshot),
                 me: me.clone(),
+                reload: tokio::sync::Mutex::new(reload),
             }
         }))
     }
@@ -332,8 +321,14 @@ impl App {
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
         let id = component.runtime.id.clone();
-        let req = self.with_spin_headers(req, &info, client);
-        match self.execute(component, req, depth).await {
+        component.requests.fetch_add(1, Ordering::Relaxed);
+        let base = self.current.load().base.clone();
+        let req = self.with_spin_headers(&base, req, &info, client);
+        let outcome = self.execute(component.clone(), req, depth).await;
+        if outcome.is_err() {
+            component.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        match outcome {
             Ok(response) => response,
             Err(Failure::Timeout(limit)) => {
                 tracing::warn!(component = %id, "request timed out after {limit:?}");
@@ -350,6 +345,7 @@ impl App {
 
     fn with_spin_headers<B>(
         &self,
+        base: &str,
         mut req: Request<B>,
         info: &RouteInfo,
         client: Option<SocketAddr>,
@@ -380,7 +376,7 @@ impl App {
         set("spin-matched-route", &info.matched_route);
         set("spin-raw-component-route", &info.matched_route);
         set("spin-component-route", &info.component_route);
-        set("spin-base-path", &self.base);
+        set("spin-base-path", base);
         if let Some(addr) = client {
             set("spin-client-addr", &addr.to_string());
         }
@@ -604,173 +600,4 @@ fn text_response(status: StatusCode, text: &'static str) -> Response<HyperOutgoi
 
 pub fn full_body(data: impl Into<Bytes>) -> HyperOutgoingBody {
     Full::new(data.into()).map_err(|never| match never {}).boxed_unsync()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn load_component(
-    engine: &RiffEngine,
-    linker: &Linker<RequestState>,
-    manifest: &Manifest,
-    component: &manifest::Component,
-    routed: bool,
-    variables: &AppVariables,
-    kv: &KvStores,
-    kv_labels: &Arc<HashSet<String>>,
-    sql: &SqlDatabases,
-    sql_labels: &Arc<HashSet<String>>,
-    state_dir: &Path,
-) -> Result<(LoadedComponent, Component)> {
-    if !component.source.exists() {
-        bail!(
-            "source {:?} not found: build it first (`riff up --build` or `riff build`)",
-            component.source_as_written
-        );
-    }
-    let artifact = engine.load_component(&component.source)?;
-    let instance_pre = linker.instantiate_pre(&artifact.component).map_err(|e| {
-        anyhow!("does not instantiate against riff: {}", e.to_string().lines().next().unwrap_or_default())
-    })?;
-    let proxy = match ProxyPre::new(instance_pre.clone()) {
-        Ok(proxy) => Some(proxy),
-        Err(_) if !routed => None,
-        Err(e) => {
-            bail!("does not export wasi:http/incoming-handler@0.2.x, so it cannot serve its route: {e}")
-        }
-    };
-
-    let runtime = ComponentRuntime {
-        id: component.id.as_str().into(),
-        memory_limit: component.riff.memory_limit,
-        timeout: component.riff.timeout,
-        kv_stores: component
-            .key_value_stores
-            .iter()
-            .filter_map(|l| kv.get(l).map(|s| (l.clone(), s.clone())))
-            .collect(),
-        known_kv_labels: kv_labels.clone(),
-        sql_databases: component
-            .sqlite_databases
-            .iter()
-            .filter_map(|l| sql.get(l).map(|d| (l.clone(), d.clone())))
-            .collect(),
-        known_sql_labels: sql_labels.clone(),
-        variables: variables.for_component(&component.variables)?,
-        allow: Arc::new(AllowList::parse(&component.allowed_outbound_hosts).map_err(anyhow::Error::msg)?),
-        environment: component.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        preopens: stage_files(manifest, component, state_dir)?,
-        digest: artifact.digest,
-    };
-    tracing::debug!(
-        component = %component.id,
-        cached = artifact.from_cache,
-        "loaded {}",
-        component.source.display()
-    );
-    let loaded =
-        LoadedComponent { runtime: Arc::new(runtime), instance_pre, proxy, loaded_at: Instant::now() };
-    Ok((loaded, artifact.component))
-}
-
-/// Resolve `files`: directory mappings are mounted as they are; globs and single files are
-/// copied into a staging directory under the state dir, mounted at `/`.
-fn stage_files(
-    manifest: &Manifest,
-    component: &manifest::Component,
-    state_dir: &Path,
-) -> Result<Vec<(PathBuf, String)>> {
-    let mut mounts = Vec::new();
-    if component.files.is_empty() {
-        return Ok(mounts);
-    }
-    let staging = state_dir.join("files").join(&component.id);
-    if staging.exists() {
-        std::fs::remove_dir_all(&staging).with_context(|| format!("clearing {}", staging.display()))?;
-    }
-    let mut staged_any = false;
-    let mut stage = |from: &Path, to_rel: &Path| -> Result<()> {
-        let dest = staging.join(to_rel);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::copy(from, &dest).with_context(|| format!("copying {}", from.display()))?;
-        staged_any = true;
-        Ok(())
-    };
-    for mount in &component.files {
-        match mount {
-            FileMount::Glob(pattern) => {
-                let full = manifest.dir.join(pattern);
-                let entries =
-                    glob::glob(&full.to_string_lossy()).with_context(|| format!("files: {pattern}"))?;
-                for entry in entries {
-                    let path = entry?;
-                    if path.is_file() {
-                        let rel = path.strip_prefix(&manifest.dir).unwrap_or(&path).to_path_buf();
-                        stage(&path, &rel)?;
-                    }
-                }
-            }
-            FileMount::Mapping { source, destination } => {
-                if source.is_dir() {
-                    mounts.push((source.clone(), destination.clone()));
-                } else if source.is_file() {
-                    stage(source, Path::new(destination.trim_start_matches('/')))?;
-                } else {
-                    bail!("files: {} does not exist", source.display());
-                }
-            }
-        }
-    }
-    if staged_any {
-        mounts.push((staging, "/".to_string()));
-    } else if !component.files.iter().all(|f| matches!(f, FileMount::Mapping { .. })) {
-        tracing::warn!(component = %component.id, "files: the globs matched no files");
-    }
-    Ok(mounts)
-}
-
-fn labels_in_use<'a>(
-    manifest: &'a Manifest,
-    grants: impl Fn(&'a manifest::Component) -> &'a Vec<String>,
-    configured: impl Iterator<Item = &'a String>,
-) -> BTreeSet<String> {
-    let mut labels: BTreeSet<String> = manifest.components.iter().flat_map(grants).cloned().collect();
-    labels.extend(configured.cloned());
-    labels
-}
-
-async fn open_kv_stores(
-    manifest: &Manifest,
-    config: &RuntimeConfig,
-    state_dir: &Path,
-) -> Result<(KvStores, Arc<HashSet<String>>)> {
-    let mut stores = KvStores::default();
-    let labels = labels_in_use(manifest, |c| &c.key_value_stores, config.key_value_stores.keys());
-    for label in &labels {
-        let path = match config.key_value_stores.get(label) {
-            Some(Backend::Sqlite { path: Some(p) }) => p.clone(),
-            _ => state_dir.join("key_value").join(format!("{label}.db")),
-        };
-        let store = KvStore::open(&path).await.with_context(|| format!("key-value store {label:?}"))?;
-        stores.insert(label.clone(), Arc::new(store));
-    }
-    Ok((stores, Arc::new(labels.into_iter().collect())))
-}
-
-async fn open_databases(
-    manifest: &Manifest,
-    config: &RuntimeConfig,
-    state_dir: &Path,
-) -> Result<(SqlDatabases, Arc<HashSet<String>>)> {
-    let mut dbs = SqlDatabases::default();
-    let labels = labels_in_use(manifest, |c| &c.sqlite_databases, config.sqlite_databases.keys());
-    for label in &labels {
-        let path = match config.sqlite_databases.get(label) {
-            Some(Backend::Sqlite { path: Some(p) }) => p.clone(),
-            _ => state_dir.join("sqlite").join(format!("{label}.db")),
-        };
-        let db = SqlDatabase::open(&path).await.with_context(|| format!("database {label:?}"))?;
-        dbs.insert(label.clone(), Arc::new(db));
-    }
-    Ok((dbs, Arc::new(labels.into_iter().collect())))
 }

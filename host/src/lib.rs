@@ -9,7 +9,10 @@
 //! * [`manifest`] reads and validates `spin.toml`;
 //! * [`runtime_config`] picks a backend per store and database label;
 //! * [`engine`] owns the wasmtime `Engine` (pooling, epochs, compile cache);
+//! * [`loader`] turns a manifest entry and its code into a component ready to serve;
 //! * [`app`] holds the loaded components and runs a request in a fresh store;
+//! * [`reload`] swaps one component, rolls it back or applies a changed manifest while serving,
+//!   through the admin API or a file watcher;
 //! * [`trigger`] is the HTTP server and router;
 //! * [`capabilities`] implements every host interface, one module per capability;
 //! * [`builder`] runs components' build commands.
@@ -30,7 +33,9 @@ pub mod app;
 pub mod builder;
 pub mod capabilities;
 pub mod engine;
+pub mod loader;
 pub mod manifest;
+pub mod reload;
 pub mod runtime_config;
 pub mod state;
 pub mod trigger;

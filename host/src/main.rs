@@ -1,4 +1,5 @@
-//! The `riff` command line: `riff up` serves an app, `riff build` builds its components.
+//! The `riff` command line: `riff up` serves an app, `riff build` builds its components,
+//! `riff deploy` / `riff rollback` / `riff components` talk to a running app's admin API.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +10,8 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use riff::app::{App, AppOptions};
-use riff::{builder, manifest, trigger};
+use riff::reload::client::{short_version, AdminClient};
+use riff::{builder, manifest, reload, trigger};
 
 // The per-request path allocates many small short-lived objects (stores, resource tables,
 // headers); mimalloc's thread-local free lists serve them faster than glibc's malloc.
@@ -36,7 +38,40 @@ enum Command {
         #[arg(short = 'c', long = "component-id")]
         components: Vec<String>,
     },
+    /// Replace one component of a running app with a new .wasm, without a restart.
+    Deploy {
+        /// The component to replace.
+        component: String,
+        /// The new version: a WebAssembly component.
+        file: PathBuf,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// Put back the version a component replaced (a second rollback rolls forward).
+    Rollback {
+        component: String,
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
+    /// List a running app's components: version, origin, load time, requests.
+    Components {
+        #[command(flatten)]
+        admin: AdminArgs,
+    },
 }
+
+#[derive(clap::Args)]
+struct AdminArgs {
+    /// The admin API of the running app.
+    #[arg(long, default_value = DEFAULT_ADMIN_URL)]
+    admin: String,
+    /// State directory of the running app, where a generated admin token is kept
+    /// (used when RIFF_ADMIN_TOKEN is not set).
+    #[arg(long = "state-dir", default_value = ".riff")]
+    state_dir: PathBuf,
+}
+
+const DEFAULT_ADMIN_URL: &str = "http://127.0.0.1:3001";
 
 #[derive(clap::Args)]
 struct UpArgs {
@@ -58,6 +93,16 @@ struct UpArgs {
     /// Build the components before serving.
     #[arg(long)]
     build: bool,
+    /// Rebuild and swap components when their files change; apply spin.toml edits live.
+    #[arg(long)]
+    watch: bool,
+    /// Address of the admin API (deploy, rollback, reload). Needs RIFF_ADMIN_TOKEN unless it
+    /// is a loopback address, where a token is generated into <state-dir>/admin-token.
+    #[arg(long = "admin-listen", default_value = "127.0.0.1:3001")]
+    admin_listen: SocketAddr,
+    /// Do not serve the admin API.
+    #[arg(long = "no-admin", conflicts_with = "admin_listen")]
+    no_admin: bool,
 }
 
 fn manifest_path(from: PathBuf) -> PathBuf {
@@ -83,6 +128,9 @@ fn main() -> ExitCode {
         Command::Build { from, components } => manifest::load(&manifest_path(from))
             .map_err(anyhow::Error::from)
             .and_then(|m| builder::build(&m, (!components.is_empty()).then_some(&components[..]))),
+        Command::Deploy { component, file, admin } => deploy(&component, &file, &admin),
+        Command::Rollback { component, admin } => rollback(&component, &admin),
+        Command::Components { admin } => components(&admin),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,9 +155,33 @@ fn up(args: UpArgs) -> Result<()> {
             runtime_config: args.runtime_config_file,
             cache_dir: args.cache_dir,
         };
+        let started = std::time::Instant::now();
         let app = App::load(&manifest, &options).await?;
         let listener = trigger::http::bind(args.listen).await?;
         let addr = listener.local_addr().context("reading the listen address")?;
+        if !args.no_admin {
+            let (token, token_file) = reload::admin::token_for(
+                args.admin_listen,
+                &options.state_dir,
+                std::env::var(reload::admin::TOKEN_ENV).ok(),
+            )?;
+            let admin = trigger::http::bind(args.admin_listen).await.context("admin API (--admin-listen)")?;
+            let admin_addr = admin.local_addr().context("reading the admin address")?;
+            match token_file {
+                Some(file) => println!("Admin API http://{admin_addr} (token in {})", file.display()),
+                None => println!("Admin API http://{admin_addr} (token from {})", reload::admin::TOKEN_ENV),
+            }
+            tokio::spawn(reload::admin::serve(app.clone(), admin, token));
+        }
+        if args.watch {
+            let app = app.clone();
+            tokio::spawn(async move {
+                if let Err(e) = reload::watch::run(app).await {
+                    eprintln!("Error: watching for changes: {e:#}");
+                }
+            });
+        }
+        tracing::info!("loaded in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
         println!("Serving http://{addr}");
         println!("Available Routes:");
         for (route, component) in app.routes() {
@@ -123,4 +195,55 @@ fn up(args: UpArgs) -> Result<()> {
         };
         trigger::http::serve(app, listener, shutdown).await
     })
+}
+
+fn deploy(component: &str, file: &std::path::Path, admin: &AdminArgs) -> Result<()> {
+    let client = AdminClient::new(&admin.admin, &admin.state_dir)?;
+    let (report, elapsed) = client.deploy(component, file)?;
+    if report["swapped"].as_bool() == Some(false) {
+        println!("{component}: version {} is already serving", short_version(&report, "version"));
+    } else {
+        println!(
+            "{component}: now serving version {} (was {}; {}, {:.0} ms from upload to serving)",
+            short_version(&report, "version"),
+            short_version(&report, "previous_version"),
+            if report["from_cache"].as_bool() == Some(true) {
+                "compiled artifact cached"
+            } else {
+                "compiled"
+            },
+            elapsed.as_secs_f64() * 1000.0
+        );
+    }
+    Ok(())
+}
+
+fn rollback(component: &str, admin: &AdminArgs) -> Result<()> {
+    let report = AdminClient::new(&admin.admin, &admin.state_dir)?.rollback(component)?;
+    println!(
+        "{component}: rolled back to version {} (from {})",
+        short_version(&report, "version"),
+        short_version(&report, "previous_version")
+    );
+    Ok(())
+}
+
+fn components(admin: &AdminArgs) -> Result<()> {
+    let listing = AdminClient::new(&admin.admin, &admin.state_dir)?.components()?;
+    println!(
+        "{:<12} {:<12} {:<8} {:>10} {:>8}  LOADED",
+        "COMPONENT", "VERSION", "ORIGIN", "REQUESTS", "FAILED"
+    );
+    for c in listing["components"].as_array().into_iter().flatten() {
+        println!(
+            "{:<12} {:<12} {:<8} {:>10} {:>8}  {}",
+            c["id"].as_str().unwrap_or("?"),
+            short_version(c, "version"),
+            c["origin"].as_str().unwrap_or("?"),
+            c["requests"].as_u64().unwrap_or(0),
+            c["failures"].as_u64().unwrap_or(0),
+            c["loaded_at"].as_str().unwrap_or("?"),
+        );
+    }
+    Ok(())
 }

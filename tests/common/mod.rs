@@ -43,6 +43,8 @@ pub struct Riff {
     /// `http://127.0.0.1:PORT`
     pub base: String,
     pub dir: tempfile::TempDir,
+    /// `http://127.0.0.1:PORT` of the admin API.
+    pub admin: String,
     log: Arc<Mutex<String>>,
 }
 
@@ -74,10 +76,16 @@ fn riff_command(dir: &Path, extra: &[&str]) -> Command {
         .arg(dir.join(".riff"))
         .arg("--cache-dir")
         .arg(target_dir().join("riff-test-cache"))
-        .args(extra)
-        .env("RIFF_LOG", "info");
+        .args(extra);
+    if !extra.contains(&"--admin-listen") {
+        cmd.args(["--admin-listen", "127.0.0.1:0"]);
+    }
+    cmd.env("RIFF_LOG", "info").env("RIFF_ADMIN_TOKEN", ADMIN_TOKEN);
     cmd
 }
+
+/// The admin token every test riff is started with.
+pub const ADMIN_TOKEN: &str = "test-admin-token";
 
 impl Riff {
     pub fn start(manifest: &str) -> Riff {
@@ -107,23 +115,69 @@ impl Riff {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut tx = Some(tx);
+            let mut admin = String::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("Admin API ") {
+                    admin = rest.split_whitespace().next().unwrap_or_default().to_string();
+                }
                 if let Some(addr) = line.strip_prefix("Serving ") {
                     if let Some(tx) = tx.take() {
-                        let _ = tx.send(addr.trim().to_string());
+                        let _ = tx.send((addr.trim().to_string(), admin.clone()));
                     }
                 }
             }
         });
-        let base = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(base) => base,
+        let (base, admin) = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(addrs) => addrs,
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 panic!("riff did not start; its log:\n{}", log.lock().unwrap());
             }
         };
-        Riff { child, base, dir, log }
+        Riff { child, base, dir, admin, log }
+    }
+
+    /// An admin API request with the test token: (status, JSON body).
+    pub fn admin_call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = client().request(method, format!("{}{path}", self.admin)).bearer_auth(ADMIN_TOKEN);
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        let resp = req.send().unwrap_or_else(|e| panic!("admin {path}: {e}"));
+        let status = resp.status().as_u16();
+        let text = resp.text().unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("admin {path}: {e}: {text}")))
+    }
+
+    /// Upload `wasm` as the new version of `component` through the admin API.
+    pub fn deploy(&self, component: &str, wasm: &[u8]) -> (u16, serde_json::Value) {
+        self.admin_call(reqwest::Method::PUT, &format!("/v1/components/{component}"), Some(wasm.to_vec()))
+    }
+
+    /// One component's entry in the admin listing.
+    pub fn component_status(&self, component: &str) -> serde_json::Value {
+        let (status, body) =
+            self.admin_call(reqwest::Method::GET, &format!("/v1/components/{component}"), None);
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
+    /// Wait (up to 60 s) until the log contains `needle`.
+    pub fn wait_for_log_long(&self, needle: &str) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(60) {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
     }
 
     pub fn url(&self, path: &str) -> String {

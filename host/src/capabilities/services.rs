@@ -20,6 +20,7 @@
 //! and result types, and the dependency graph has no cycle.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 
 use anyhow::{anyhow, bail, Result};
@@ -27,7 +28,7 @@ use wasmtime::component::types::{ComponentFunc, ComponentItem};
 use wasmtime::component::{Component, Linker, Type, Val};
 use wasmtime::Engine;
 
-use crate::app::App;
+use crate::app::{App, LoadedComponent};
 use crate::manifest::Manifest;
 use crate::state::RequestState;
 
@@ -115,67 +116,106 @@ fn names_match(name: &str, key: &str) -> bool {
 /// Where linked calls find the app (set once the app exists; weak so calls never keep it alive).
 pub type AppCell = Arc<OnceLock<Weak<App>>>;
 
+/// One dependency, checked: the caller's import name and, per imported function, whether a
+/// callee trap can be reported as `internal(string)`.
+struct Resolved {
+    import_name: String,
+    functions: Vec<(String, bool)>,
+}
+
+/// Check one dependency: the caller imports the interface, the callee exports it, and every
+/// imported function exists on the callee with equal parameter and result types.
+fn resolve(
+    engine: &Engine,
+    caller_id: &str,
+    caller: &Component,
+    dep: &Dependency,
+    callee: &Component,
+) -> Result<Resolved> {
+    let caller_ty = caller.component_type();
+    let (import_name, import) = caller_ty
+        .imports(engine)
+        .find(|(name, _)| names_match(name, &dep.interface))
+        .ok_or_else(|| anyhow!("dependencies: {:?} is not imported by {caller_id:?}", dep.interface))?;
+    let ComponentItem::ComponentInstance(import) = import.ty else {
+        bail!("dependencies: {import_name} is not an interface");
+    };
+    let callee_ty = callee.component_type();
+    let export = callee_ty
+        .exports(engine)
+        .find(|(name, _)| *name == import_name)
+        .and_then(|(_, item)| match item.ty {
+            ComponentItem::ComponentInstance(i) => Some(i),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            anyhow!(
+                "dependencies: component {:?} does not export {import_name}, which {caller_id:?} imports",
+                dep.component
+            )
+        })?;
+    let mut functions = Vec::new();
+    for (func_name, item) in import.exports(engine) {
+        let wanted = match item.ty {
+            ComponentItem::ComponentFunc(f) => f,
+            // Named types are checked through the functions that use them.
+            ComponentItem::Type(_) => continue,
+            ComponentItem::Resource(_) => bail!(
+                "dependencies: {import_name} defines resource {func_name}; service interfaces \
+                 carry plain values only, since values are copied between stores"
+            ),
+            _ => bail!("dependencies: {import_name} exports {func_name}, which is not a function"),
+        };
+        let offered = match export.get_export(engine, func_name).map(|e| e.ty) {
+            Some(ComponentItem::ComponentFunc(f)) => f,
+            _ => bail!("dependencies: {:?} has no function {import_name}#{func_name}", dep.component),
+        };
+        check_same_signature(&wanted, &offered)
+            .map_err(|e| anyhow!("dependencies: {import_name}#{func_name}: {e}"))?;
+        functions.push((func_name.to_string(), internal_error_case(&wanted)));
+    }
+    Ok(Resolved { import_name: import_name.to_string(), functions })
+}
+
+/// Check that `callee` still offers everything `caller_id` imports from it through `dep`: run
+/// before a new version of a callee replaces the running one.
+pub fn check(
+    engine: &Engine,
+    caller_id: &str,
+    caller: &Component,
+    dep: &Dependency,
+    callee: &Component,
+) -> Result<()> {
+    resolve(engine, caller_id, caller, dep, callee).map(|_| ())
+}
+
 /// Link `caller`'s imports named in `deps` to the callees' exports, on a copy of `linker`.
+///
+/// The linked functions find the callee by id in the app's current snapshot at call time, so a
+/// callee replaced while the app runs is called at its new version without relinking.
 pub fn link(
     engine: &Engine,
     linker: &mut Linker<RequestState>,
     caller_id: &str,
     caller: &Component,
     deps: &[Dependency],
-    callees: &HashMap<String, Component>,
+    callee_of: impl Fn(&str) -> Option<Component>,
     app: &AppCell,
 ) -> Result<()> {
-    let caller_ty = caller.component_type();
     for dep in deps {
-        let (import_name, import) = caller_ty
-            .imports(engine)
-            .find(|(name, _)| names_match(name, &dep.interface))
-            .ok_or_else(|| anyhow!("dependencies: {:?} is not imported by {caller_id:?}", dep.interface))?;
-        let ComponentItem::ComponentInstance(import) = import.ty else {
-            bail!("dependencies: {import_name} is not an interface");
-        };
-        let callee = callees
-            .get(&dep.component)
+        let callee = callee_of(&dep.component)
             .ok_or_else(|| anyhow!("dependencies: component {:?} is not loaded", dep.component))?;
-        let callee_ty = callee.component_type();
-        let export = callee_ty
-            .exports(engine)
-            .find(|(name, _)| *name == import_name)
-            .and_then(|(_, item)| match item.ty {
-                ComponentItem::ComponentInstance(i) => Some(i),
-                _ => None,
-            })
-            .ok_or_else(|| {
-                anyhow!("dependencies: component {:?} does not export {import_name}", dep.component)
-            })?;
-
-        let mut instance = linker.instance(import_name)?;
-        for (func_name, item) in import.exports(engine) {
-            let wanted = match item.ty {
-                ComponentItem::ComponentFunc(f) => f,
-                // Named types are checked through the functions that use them.
-                ComponentItem::Type(_) => continue,
-                ComponentItem::Resource(_) => bail!(
-                    "dependencies: {import_name} defines resource {func_name}; service interfaces \
-                     carry plain values only, since values are copied between stores"
-                ),
-                _ => bail!("dependencies: {import_name} exports {func_name}, which is not a function"),
-            };
-            let offered = match export.get_export(engine, func_name).map(|e| e.ty) {
-                Some(ComponentItem::ComponentFunc(f)) => f,
-                _ => bail!("dependencies: {:?} has no function {import_name}#{func_name}", dep.component),
-            };
-            check_same_signature(&wanted, &offered)
-                .map_err(|e| anyhow!("dependencies: {import_name}#{func_name}: {e}"))?;
-
+        let resolved = resolve(engine, caller_id, caller, dep, &callee)?;
+        let mut instance = linker.instance(&resolved.import_name)?;
+        for (func_name, internal_error) in resolved.functions {
             let target = Arc::new(CallTarget {
                 component: dep.component.clone(),
-                interface: import_name.to_string(),
-                function: func_name.to_string(),
-                internal_error: internal_error_case(&wanted),
+                interface: resolved.import_name.clone(),
+                function: func_name.clone(),
+                internal_error,
                 app: app.clone(),
             });
-            instance.func_new_async(func_name, move |store, _ty, params, results| {
+            instance.func_new_async(&func_name, move |store, _ty, params, results| {
                 let target = target.clone();
                 let depth = store.data().hooks.depth;
                 Box::new(async move { target.call(depth, params, results).await })
@@ -253,6 +293,22 @@ impl CallTarget {
             app.snapshot().components.get(&self.component).cloned().ok_or_else(|| {
                 wasmtime::Error::msg(format!("component {:?} is not running", self.component))
             })?;
+        callee.requests.fetch_add(1, Ordering::Relaxed);
+        let outcome = self.call_version(&app, &callee, depth, params, results).await;
+        if outcome.is_err() {
+            callee.failures.fetch_add(1, Ordering::Relaxed);
+        }
+        outcome
+    }
+
+    async fn call_version(
+        &self,
+        app: &App,
+        callee: &LoadedComponent,
+        depth: u32,
+        params: &[Val],
+        results: &mut [Val],
+    ) -> wasmtime::Result<()> {
         let mut store = app.new_store(&callee.runtime, depth + 1);
         let instance = callee.instance_pre.instantiate_async(&mut store).await?;
         let interface = instance.get_export_index(&mut store, None, &self.interface).ok_or_else(|| {

@@ -1,0 +1,400 @@
+//! From manifest entries to components ready to serve.
+//!
+//! A [`Loader`] holds what every component load needs — the manifest, resolved variables, the
+//! open key-value stores and databases, the capability linker — and turns one compiled artifact
+//! into a [`LoadedComponent`]: linked to its dependencies, pre-instantiated, with its grants
+//! resolved. The same path serves `riff up`, a manifest reload and a hot swap, so a component
+//! is checked the same way however it arrives.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::{anyhow, bail, Context, Result};
+use sha2::{Digest, Sha256};
+use wasmtime::component::Linker;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use crate::app::{AppOptions, ComponentRuntime, LoadedComponent, Origin, Snapshot};
+use crate::capabilities::{
+    self,
+    key_value::{KvStore, KvStores},
+    outbound_http::AllowList,
+    services::{AppCell, Dependency},
+    sql::{SqlDatabase, SqlDatabases},
+    variables::AppVariables,
+};
+use crate::engine::{LoadedArtifact, RiffEngine};
+use crate::manifest::{self, FileMount, Manifest, RouteKind};
+use crate::runtime_config::{Backend, RuntimeConfig};
+use crate::state::RequestState;
+use crate::trigger::router::Router;
+
+/// Everything needed to load the components of one manifest.
+#[derive(Clone)]
+pub struct Loader {
+    pub manifest: Manifest,
+    variables: AppVariables,
+    runtime_config: RuntimeConfig,
+    kv: KvStores,
+    kv_labels: Arc<HashSet<String>>,
+    sql: SqlDatabases,
+    sql_labels: Arc<HashSet<String>>,
+    state_dir: PathBuf,
+    linker: Linker<RequestState>,
+    calls: AppCell,
+    /// Components in load order: callees before callers.
+    pub order: Vec<String>,
+    pub dependencies: HashMap<String, Vec<Dependency>>,
+    /// The engine's memory ceiling, fixed when it was created.
+    max_memory: u64,
+}
+
+impl Loader {
+    /// Resolve variables, open every store and database the manifest names, plan the load order.
+    pub async fn new(
+        manifest: Manifest,
+        options: &AppOptions,
+        engine: &RiffEngine,
+        max_memory: u64,
+        calls: AppCell,
+    ) -> Result<Self> {
+        let runtime_config = match &options.runtime_config {
+            Some(path) => RuntimeConfig::load(path)?,
+            None => RuntimeConfig::default(),
+        };
+        std::fs::create_dir_all(&options.state_dir)
+            .with_context(|| format!("creating state directory {}", options.state_dir.display()))?;
+        // Staged files of an earlier run: nothing reads them any more.
+        let files = options.state_dir.join("files");
+        if files.exists() {
+            std::fs::remove_dir_all(&files).with_context(|| format!("clearing {}", files.display()))?;
+        }
+        let mut linker = Linker::<RequestState>::new(engine.engine());
+        capabilities::add_to_linker(&mut linker)?;
+        let empty = Self {
+            manifest: manifest.clone(),
+            variables: AppVariables::default(),
+            runtime_config,
+            kv: KvStores::default(),
+            kv_labels: Default::default(),
+            sql: SqlDatabases::default(),
+            sql_labels: Default::default(),
+            state_dir: options.state_dir.clone(),
+            linker,
+            calls,
+            order: Vec::new(),
+            dependencies: HashMap::new(),
+            max_memory,
+        };
+        empty.with_manifest(manifest).await
+    }
+
+    /// A loader for a changed manifest: stores and databases already open stay open (their
+    /// handles are shared with running components), new labels are opened.
+    pub async fn with_manifest(&self, manifest: Manifest) -> Result<Self> {
+        let variables = AppVariables::from_manifest(&manifest)?;
+        let capabilities::services::Plan { order, dependencies } = capabilities::services::plan(&manifest)
+            .map_err(|e| anyhow!("{}: {e}", manifest.path.display()))?;
+
+        let mut kv = self.kv.clone();
+        let kv_labels =
+            labels_in_use(&manifest, |c| &c.key_value_stores, self.runtime_config.key_value_stores.keys());
+        for label in &kv_labels {
+            if kv.contains(label) {
+                continue;
+            }
+            let path = match self.runtime_config.key_value_stores.get(label) {
+                Some(Backend::Sqlite { path: Some(p) }) => p.clone(),
+                _ => self.state_dir.join("key_value").join(format!("{label}.db")),
+            };
+            let store = KvStore::open(&path).await.with_context(|| format!("key-value store {label:?}"))?;
+            kv.insert(label.clone(), Arc::new(store));
+        }
+        let mut sql = self.sql.clone();
+        let sql_labels =
+            labels_in_use(&manifest, |c| &c.sqlite_databases, self.runtime_config.sqlite_databases.keys());
+        for label in &sql_labels {
+            if sql.contains(label) {
+                continue;
+            }
+            let path = match self.runtime_config.sqlite_databases.get(label) {
+                Some(Backend::Sqlite { path: Some(p) }) => p.clone(),
+                _ => self.state_dir.join("sqlite").join(format!("{label}.db")),
+            };
+            let db = SqlDatabase::open(&path).await.with_context(|| format!("database {label:?}"))?;
+            sql.insert(label.clone(), Arc::new(db));
+        }
+        Ok(Self {
+            manifest,
+            variables,
+            kv,
+            kv_labels: Arc::new(kv_labels.into_iter().collect()),
+            sql,
+            sql_labels: Arc::new(sql_labels.into_iter().collect()),
+            order,
+            dependencies,
+            ..self.clone()
+        })
+    }
+
+    /// `file:line: [component.<id>]`, the prefix of every load error.
+    pub fn context(&self, id: &str) -> String {
+        let path = self.manifest.path.display();
+        match self.manifest.component(id).and_then(|c| c.line) {
+            Some(line) => format!("{path}:{line}: [component.{id}]"),
+            None => format!("{path}: [component.{id}]"),
+        }
+    }
+
+    /// Does some public route lead to `id`? Then it must export `wasi:http/incoming-handler`.
+    fn is_routed(&self, id: &str) -> bool {
+        self.manifest.http_routes.iter().any(|r| r.component == id)
+    }
+
+    /// What a component's load depends on besides its code: its manifest entry, its resolved
+    /// variables and whether it is routed. Equal fingerprints mean a manifest reload can keep
+    /// the running component.
+    pub fn fingerprint(&self, id: &str) -> Result<String> {
+        let component = self.manifest.component(id).ok_or_else(|| anyhow!("no component {id:?}"))?;
+        let mut entry = component.clone();
+        entry.line = None;
+        entry.build = None;
+        let variables = self.variables.for_component(&component.variables)?;
+        let text = format!("{entry:?}{variables:?}{}", self.is_routed(id));
+        Ok(hex::encode(Sha256::digest(text.as_bytes())))
+    }
+
+    /// Load `id` from its manifest source file.
+    pub fn load_from_file(
+        &self,
+        engine: &RiffEngine,
+        id: &str,
+        loaded: &HashMap<String, Arc<LoadedComponent>>,
+        running: Option<&LoadedComponent>,
+    ) -> Result<LoadedComponent> {
+        let component = self.manifest.component(id).ok_or_else(|| anyhow!("no component {id:?}"))?;
+        if !component.source.exists() {
+            bail!(
+                "source {:?} not found: build it first (`riff up --build` or `riff build`)",
+                component.source_as_written
+            );
+        }
+        let artifact = engine.load_component(&component.source)?;
+        self.prepare(engine, id, artifact, Origin::File(component.source.clone()), loaded, running)
+    }
+
+    /// Make a compiled artifact ready to serve as component `id`: link its typed imports to the
+    /// components in `loaded`, pre-instantiate it against the capability linker (which fails on
+    /// any import riff cannot satisfy), and resolve its grants.
+    pub fn prepare(
+        &self,
+        engine: &RiffEngine,
+        id: &str,
+        artifact: LoadedArtifact,
+        origin: Origin,
+        loaded: &HashMap<String, Arc<LoadedComponent>>,
+        running: Option<&LoadedComponent>,
+    ) -> Result<LoadedComponent> {
+        let component = self.manifest.component(id).ok_or_else(|| anyhow!("no component {id:?}"))?;
+        if component.riff.memory_limit > self.max_memory {
+            bail!(
+                "memory_limit {} is above the {} this riff process was started with; restart riff to raise it",
+                bytesize::ByteSize(component.riff.memory_limit),
+                bytesize::ByteSize(self.max_memory)
+            );
+        }
+        let deps = self.dependencies.get(id).map(Vec::as_slice).unwrap_or_default();
+        let mut own_linker = None;
+        if !deps.is_empty() {
+            let mut own = self.linker.clone();
+            capabilities::services::link(
+                engine.engine(),
+                &mut own,
+                id,
+                &artifact.component,
+                deps,
+                |callee| loaded.get(callee).map(|c| c.compiled.clone()),
+                &self.calls,
+            )?;
+            own_linker = Some(own);
+        }
+        let linker = own_linker.as_ref().unwrap_or(&self.linker);
+        let instance_pre = linker.instantiate_pre(&artifact.component).map_err(|e| {
+            anyhow!("does not instantiate against riff: {}", e.to_string().lines().next().unwrap_or_default())
+        })?;
+        let proxy = match ProxyPre::new(instance_pre.clone()) {
+            Ok(proxy) => Some(proxy),
+            Err(_) if !self.is_routed(id) => None,
+            Err(e) => {
+                bail!("does not export wasi:http/incoming-handler@0.2.x, so it cannot serve its route: {e}")
+            }
+        };
+
+        // Grants depend only on the manifest entry: a new version of an unchanged entry shares
+        // the running version's (and so its staged files, which in-flight requests may be reading).
+        let fingerprint = self.fingerprint(id)?;
+        let runtime = match running {
+            Some(running) if running.fingerprint == fingerprint => running.runtime.clone(),
+            _ => Arc::new(self.runtime(component, &fingerprint)?),
+        };
+        tracing::debug!(component = %id, cached = artifact.from_cache, "prepared {origin}");
+        Ok(LoadedComponent {
+            runtime,
+            compiled: artifact.component,
+            instance_pre,
+            proxy,
+            version: artifact.digest,
+            origin,
+            fingerprint,
+            loaded_at: SystemTime::now(),
+            requests: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+        })
+    }
+
+    /// A component's grants, limits and configuration, resolved from its manifest entry.
+    fn runtime(&self, component: &manifest::Component, fingerprint: &str) -> Result<ComponentRuntime> {
+        Ok(ComponentRuntime {
+            id: component.id.as_str().into(),
+            memory_limit: component.riff.memory_limit,
+            timeout: component.riff.timeout,
+            kv_stores: component
+                .key_value_stores
+                .iter()
+                .filter_map(|l| self.kv.get(l).map(|s| (l.clone(), s.clone())))
+                .collect(),
+            known_kv_labels: self.kv_labels.clone(),
+            sql_databases: component
+                .sqlite_databases
+                .iter()
+                .filter_map(|l| self.sql.get(l).map(|d| (l.clone(), d.clone())))
+                .collect(),
+            known_sql_labels: self.sql_labels.clone(),
+            variables: self.variables.for_component(&component.variables)?,
+            allow: Arc::new(AllowList::parse(&component.allowed_outbound_hosts).map_err(anyhow::Error::msg)?),
+            environment: component.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            preopens: stage_files(&self.manifest, component, &self.state_dir.join("files"), fingerprint)?,
+        })
+    }
+
+    /// Check that `candidate`, about to become component `id`, still exports everything the
+    /// components that depend on it import, with the same types.
+    pub fn check_dependents(
+        &self,
+        engine: &RiffEngine,
+        id: &str,
+        candidate: &LoadedComponent,
+        loaded: &HashMap<String, Arc<LoadedComponent>>,
+    ) -> Result<()> {
+        for (caller_id, deps) in &self.dependencies {
+            let Some(caller) = loaded.get(caller_id) else { continue };
+            for dep in deps.iter().filter(|d| d.component == id) {
+                capabilities::services::check(
+                    engine.engine(),
+                    caller_id,
+                    &caller.compiled,
+                    dep,
+                    &candidate.compiled,
+                )
+                .map_err(|e| anyhow!("{caller_id:?} depends on it: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The routable state for `components` under this manifest's routes.
+    pub fn snapshot(&self, components: HashMap<String, Arc<LoadedComponent>>) -> Result<Snapshot> {
+        let mut router = Router::new();
+        let mut route_of = HashMap::new();
+        for route in &self.manifest.http_routes {
+            if let RouteKind::Public(pattern) = &route.route {
+                router.add(pattern, route.component.clone()).map_err(|e| anyhow!("route {pattern}: {e}"))?;
+                route_of.entry(route.component.clone()).or_insert_with(|| pattern.clone());
+            }
+        }
+        Ok(Snapshot {
+            components,
+            router: Arc::new(router),
+            route_of: Arc::new(route_of),
+            base: self.manifest.base.as_str().into(),
+        })
+    }
+}
+
+/// SHA-256 of a file, hex: a component's version identity.
+pub fn file_digest(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|bytes| hex::encode(Sha256::digest(bytes)))
+}
+
+/// Resolve `files`: directory mappings are mounted as they are; globs and single files are
+/// copied into a staging directory, mounted at `/`. Each manifest version of a component stages
+/// into its own directory, so requests still running on a replaced version keep their files.
+fn stage_files(
+    manifest: &Manifest,
+    component: &manifest::Component,
+    files_dir: &Path,
+    fingerprint: &str,
+) -> Result<Vec<(PathBuf, String)>> {
+    let mut mounts = Vec::new();
+    if component.files.is_empty() {
+        return Ok(mounts);
+    }
+    let staging = files_dir.join(&component.id).join(&fingerprint[..16]);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).with_context(|| format!("clearing {}", staging.display()))?;
+    }
+    let mut staged_any = false;
+    let mut stage = |from: &Path, to_rel: &Path| -> Result<()> {
+        let dest = staging.join(to_rel);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(from, &dest).with_context(|| format!("copying {}", from.display()))?;
+        staged_any = true;
+        Ok(())
+    };
+    for mount in &component.files {
+        match mount {
+            FileMount::Glob(pattern) => {
+                let full = manifest.dir.join(pattern);
+                let entries =
+                    glob::glob(&full.to_string_lossy()).with_context(|| format!("files: {pattern}"))?;
+                for entry in entries {
+                    let path = entry?;
+                    if path.is_file() {
+                        let rel = path.strip_prefix(&manifest.dir).unwrap_or(&path).to_path_buf();
+                        stage(&path, &rel)?;
+                    }
+                }
+            }
+            FileMount::Mapping { source, destination } => {
+                if source.is_dir() {
+                    mounts.push((source.clone(), destination.clone()));
+                } else if source.is_file() {
+                    stage(source, Path::new(destination.trim_start_matches('/')))?;
+                } else {
+                    bail!("files: {} does not exist", source.display());
+                }
+            }
+        }
+    }
+    if staged_any {
+        mounts.push((staging, "/".to_string()));
+    } else if !component.files.iter().all(|f| matches!(f, FileMount::Mapping { .. })) {
+        tracing::warn!(component = %component.id, "files: the globs matched no files");
+    }
+    Ok(mounts)
+}
+
+fn labels_in_use<'a>(
+    manifest: &'a Manifest,
+    grants: impl Fn(&'a manifest::Component) -> &'a Vec<String>,
+    configured: impl Iterator<Item = &'a String>,
+) -> BTreeSet<String> {
+    let mut labels: BTreeSet<String> = manifest.components.iter().flat_map(grants).cloned().collect();
+    labels.extend(configured.cloned());
+    labels
+}

@@ -1,0 +1,158 @@
+//! `riff up --watch`: a source edit rebuilds and swaps only its component (with a real cargo
+//! build of a real component), a broken edit keeps the old version and prints the compiler's
+//! error, and a spin.toml edit is applied without a restart.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// Poll `url` until it answers `want` (or panic after `limit`, showing riff's log).
+fn wait_for_answer(riff: &Riff, path: &str, want: &str, limit: Duration) {
+    let start = Instant::now();
+    loop {
+        if let Ok(resp) = client().get(riff.url(path)).send() {
+            if resp.status().as_u16() == 200 && resp.text().unwrap_or_default() == want {
+                return;
+            }
+        }
+        assert!(start.elapsed() < limit, "{path} never answered {want:?}; riff's log:\n{}", riff.log());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const LIB: &str = r#"
+#[spin_sdk::http_component]
+fn handle(_req: spin_sdk::http::Request) -> spin_sdk::http::Response {
+    spin_sdk::http::Response::new(200, "ANSWER")
+}
+"#;
+
+/// A component crate of its own (one spin-sdk dependency), built with the components'
+/// lockfile, release profile and target directory so cargo reuses their compiled dependencies.
+fn write_crate(dir: &Path) {
+    let components = repo_root().join("components");
+    let workspace = std::fs::read_to_string(components.join("Cargo.toml")).unwrap();
+    let profile = &workspace[workspace.find("[profile.release]").expect("components' release profile")..];
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"watched\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\n\
+             crate-type = [\"cdylib\"]\n\n[dependencies]\nspin-sdk = \"5.2\"\n\n[workspace]\n\n{profile}"
+        ),
+    )
+    .unwrap();
+    std::fs::copy(components.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), LIB.replace("ANSWER", "one")).unwrap();
+}
+
+#[test]
+fn a_source_edit_rebuilds_and_swaps_only_that_component_and_a_broken_edit_keeps_it() {
+    let dir = app_dir("");
+    let crate_dir = dir.path().join("watched");
+    write_crate(&crate_dir);
+    let target = target_dir();
+    let build = format!(
+        "{} build --offline --release --target wasm32-wasip2 --target-dir {}",
+        env!("CARGO"),
+        target.display()
+    );
+    std::fs::create_dir_all(dir.path().join("other")).unwrap();
+    let manifest = format!(
+        r#"spin_manifest_version = 2
+[application]
+name = "watch"
+
+[[trigger.http]]
+route = "/watched"
+component = "watched"
+[component.watched]
+source = "{target}/wasm32-wasip2/release/watched.wasm"
+[component.watched.build]
+command = "{build}"
+workdir = "watched"
+watch = ["src/**/*.rs", "Cargo.toml"]
+
+[[trigger.http]]
+route = "/hello"
+component = "hello"
+[component.hello]
+source = "{wasm}/hello.wasm"
+[component.hello.build]
+command = "echo built >> built.log"
+workdir = "other"
+watch = ["*.txt"]
+"#,
+        target = target.display(),
+        wasm = wasm_dir().display(),
+    );
+    std::fs::write(dir.path().join("spin.toml"), manifest).unwrap();
+    let status =
+        std::process::Command::new("sh").arg("-c").arg(&build).current_dir(&crate_dir).status().unwrap();
+    assert!(status.success(), "the first build of the watched crate failed");
+
+    let riff = Riff::start_in(dir, &["--watch"], &[]);
+    assert!(riff.wait_for_log("Watching"), "{}", riff.log());
+    assert_eq!(get(&riff.url("/watched")), (200, "one".into()));
+    let hello_loaded = riff.component_status("hello")["loaded_at"].clone();
+
+    std::fs::write(crate_dir.join("src/lib.rs"), LIB.replace("ANSWER", "two")).unwrap();
+    wait_for_answer(&riff, "/watched", "two", Duration::from_secs(180));
+    let log = riff.log();
+    assert!(log.contains("watched: source changed, building"), "{log}");
+    assert!(log.contains("watched: now serving version"), "{log}");
+    assert!(!log.contains("hello: source changed"), "only the edited component rebuilds: {log}");
+    assert_eq!(riff.component_status("hello")["loaded_at"], hello_loaded, "hello was not reloaded");
+    assert!(!riff.dir.path().join("other/built.log").exists(), "hello's build never ran");
+
+    // A broken edit: the compiler's error is printed, the running version keeps serving.
+    std::fs::write(crate_dir.join("src/lib.rs"), "fn broken( {\n").unwrap();
+    assert!(riff.wait_for_log_long("watched: build failed"), "{}", riff.log());
+    let log = riff.log();
+    assert!(log.contains("error: "), "the compiler's error is shown: {log}");
+    assert!(log.contains("still serving the running version"), "{log}");
+    assert_eq!(get(&riff.url("/watched")), (200, "two".into()));
+
+    // Fixing it swaps again.
+    std::fs::write(crate_dir.join("src/lib.rs"), LIB.replace("ANSWER", "three")).unwrap();
+    wait_for_answer(&riff, "/watched", "three", Duration::from_secs(180));
+}
+
+#[test]
+fn a_spin_toml_edit_is_applied_without_a_restart() {
+    let app = format!(
+        r#"spin_manifest_version = 2
+[application]
+name = "watch-manifest"
+
+[[trigger.http]]
+route = "/hello"
+component = "hello"
+[component.hello]
+source = "{wasm}/hello.wasm"
+"#,
+        wasm = wasm_dir().display()
+    );
+    let riff = Riff::start_with(&app, &["--watch"], &[]);
+    assert!(riff.wait_for_log("Watching"), "{}", riff.log());
+    let hello_loaded = riff.component_status("hello")["loaded_at"].clone();
+    assert_eq!(get(&riff.url("/v2/swap")).0, 404);
+
+    let path = riff.dir.path().join("spin.toml");
+    // An invalid edit is reported and ignored.
+    std::fs::write(&path, format!("{app}\n[component.bad]\nsource = 42\n")).unwrap();
+    assert!(riff.wait_for_log_long("spin.toml not applied"), "{}", riff.log());
+    assert_eq!(get(&riff.url("/hello")).0, 200);
+
+    let edited = format!(
+        "{app}\n[[trigger.http]]\nroute = \"/v2/...\"\ncomponent = \"svc\"\n[component.svc]\nsource = \"{}/swap_v2.wasm\"\n",
+        wasm_dir().display()
+    );
+    std::fs::write(&path, edited).unwrap();
+    wait_for_answer(&riff, "/v2/swap", "swap-v2", Duration::from_secs(60));
+    assert!(riff.log().contains("spin.toml applied: added svc; routes updated"), "{}", riff.log());
+    assert_eq!(riff.component_status("hello")["loaded_at"], hello_loaded, "hello was untouched");
+}
