@@ -17,14 +17,15 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use wasmtime::component::{Component, InstancePre};
+use wasmtime::component::{Component, Instance, InstancePre};
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::{ProxyIndices, ProxyPre};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
+use crate::capabilities::messaging::{sqlite::SqliteQueue, QueueBackend};
 use crate::capabilities::{
     self,
     key_value::KvStore,
@@ -34,8 +35,9 @@ use crate::capabilities::{
     variables::ComponentVariables,
 };
 use crate::engine::{EngineSettings, RiffEngine};
+use crate::instances::Warm;
 use crate::loader::Loader;
-use crate::manifest::Manifest;
+use crate::manifest::{InstanceReuse, Manifest};
 use crate::state::RequestState;
 use crate::trigger::router::Router;
 
@@ -64,6 +66,11 @@ pub struct ComponentRuntime {
     pub environment: Vec<(String, String)>,
     /// Host directory -> guest path, mounted read-only.
     pub preopens: Vec<(PathBuf, String)>,
+    /// Topics it may publish to, and the queue it publishes into.
+    pub publish_topics: Vec<String>,
+    pub queue: Option<Arc<dyn QueueBackend>>,
+    /// Keep instances warm between requests (`tool.riff.instance_reuse`).
+    pub instance_reuse: Option<InstanceReuse>,
 }
 
 /// Where a component's code came from.
@@ -91,6 +98,12 @@ pub struct LoadedComponent {
     pub instance_pre: InstancePre<RequestState>,
     /// Its `wasi:http/incoming-handler`, when it exports one (service-only components do not).
     pub proxy: Option<ProxyPre<RequestState>>,
+    /// Where that export sits, to call it on a warm instance (only with `instance_reuse`).
+    pub proxy_indices: Option<ProxyIndices>,
+    /// Its `riff:platform/queue-handler`, when it exports one.
+    pub subscriber: Option<crate::trigger::queue::SubscriberIndices>,
+    /// Idle instances kept for reuse, when `instance_reuse` is on.
+    pub warm: Option<crate::instances::WarmPool>,
     /// SHA-256 of the `.wasm`, hex.
     pub version: String,
     pub origin: Origin,
@@ -110,18 +123,25 @@ pub struct Snapshot {
     pub route_of: Arc<HashMap<String, String>>,
     /// `[application.trigger.http] base`.
     pub base: Arc<str>,
+    /// The version each component replaced, kept loaded for rollback.
+    pub previous: HashMap<String, Arc<LoadedComponent>>,
 }
 
 impl Snapshot {
-    /// The same routes with one component replaced.
+    /// The same routes with component `id` replaced by `component`; the version it replaces
+    /// becomes `id`'s previous version.
     pub fn with_component(&self, id: &str, component: Arc<LoadedComponent>) -> Snapshot {
         let mut components = self.components.clone();
-        components.insert(id.to_string(), component);
+        let mut previous = self.previous.clone();
+        if let Some(replaced) = components.insert(id.to_string(), component) {
+            previous.insert(id.to_string(), replaced);
+        }
         Snapshot {
             components,
             router: self.router.clone(),
             route_of: self.route_of.clone(),
             base: self.base.clone(),
+            previous,
         }
     }
 }
@@ -134,6 +154,9 @@ pub struct App {
     me: Weak<App>,
     /// Serialises changes to the component set and holds what they need.
     pub(crate) reload: tokio::sync::Mutex<crate::reload::ReloadState>,
+    /// The durable message queue and the tasks delivering from it.
+    pub(crate) queue: Arc<dyn QueueBackend>,
+    pub(crate) dispatcher: crate::trigger::queue::Dispatcher,
 }
 
 /// How a request reached a component, for Spin's `spin-*` headers.
@@ -183,7 +206,10 @@ impl App {
             ..Default::default()
         })?;
         let calls: capabilities::services::AppCell = Default::default();
-        let loader = Loader::new(manifest.clone(), options, &engine, max_memory, calls.clone()).await?;
+        let queue: Arc<dyn QueueBackend> =
+            Arc::new(SqliteQueue::open(&options.state_dir.join("queue").join("messages.db")).await?);
+        let loader =
+            Loader::new(manifest.clone(), options, &engine, max_memory, calls.clone(), queue.clone()).await?;
 
         // Callees load before their callers, so each caller's typed imports can be checked
         // against the callee's exports and linked.
@@ -194,8 +220,9 @@ impl App {
             components.insert(id.clone(), Arc::new(loaded));
         }
         let snapshot = loader.snapshot(components)?;
+        let subscriptions = loader.subscriptions();
         let reload = crate::reload::ReloadState::new(loader, &snapshot);
-        Ok(Arc::new_cyclic(|me| {
+        let app = Arc::new_cyclic(|me| {
             let _ = calls.set(me.clone());
             App {
                 name: manifest.name.clone(),
@@ -203,8 +230,22 @@ impl App {
                 current: ArcSwap::from_pointee(snapshot),
                 me: me.clone(),
                 reload: tokio::sync::Mutex::new(reload),
+                queue: queue.clone(),
+                dispatcher: Default::default(),
             }
-        }))
+        });
+        app.dispatcher.run(Arc::downgrade(&app), queue, subscriptions);
+        spawn_warm_sweeper(Arc::downgrade(&app));
+        Ok(app)
+    }
+
+    /// Messages that failed `max_attempts` deliveries, newest first.
+    pub async fn dead_letters(&self, limit: u32) -> Result<Vec<crate::capabilities::messaging::DeadLetter>> {
+        self.queue.dead_letters(limit).await
+    }
+
+    pub(crate) fn me(&self) -> Weak<App> {
+        self.me.clone()
     }
 
     /// The current routable state.
@@ -408,7 +449,7 @@ impl App {
         let Some(proxy_pre) = component.proxy.clone() else {
             return Err(Failure::Crashed("it does not export wasi:http/incoming-handler".into()));
         };
-        let mut store = self.new_store(&runtime, depth);
+        let (mut store, warm) = self.store_for(&component, depth);
 
         // The guest's response head arrives through the outparam callback, tagged with how many
         // times the guest task had parked by then (see `ParkSignal`).
@@ -427,15 +468,39 @@ impl App {
                 .map_err(|e| Failure::Crashed(e.to_string()))?;
             (req, out)
         };
-        let pre = proxy_pre;
         let id = runtime.id.clone();
         let guest = async move {
+            // With instance reuse the instance outlives the call: keep it to give back.
             let run = async {
-                let proxy = pre.instantiate_async(&mut store).await?;
-                proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await
+                let reusable = match (warm, component.proxy_indices.as_ref()) {
+                    (Some((instance, served)), Some(indices)) => Some((instance, served, indices)),
+                    (None, Some(indices)) => {
+                        let instance = component.instance_pre.instantiate_async(&mut store).await?;
+                        Some((instance, 0, indices))
+                    }
+                    _ => None,
+                };
+                match reusable {
+                    Some((instance, served, indices)) => {
+                        let proxy = indices.load(&mut store, &instance)?;
+                        proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await?;
+                        Ok(Some((instance, served + 1)))
+                    }
+                    None => {
+                        let proxy = proxy_pre.instantiate_async(&mut store).await?;
+                        proxy.wasi_http_incoming_handler().call_handle(&mut store, req, out).await?;
+                        Ok(None)
+                    }
+                }
             };
             match tokio::time::timeout(timeout, run).await {
-                Ok(result) => result,
+                Ok(Ok(kept)) => {
+                    if let (Some((instance, served)), Some(pool)) = (kept, component.warm.as_ref()) {
+                        pool.give_back(Warm::new(store, instance, served));
+                    }
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(e),
                 Err(_) => Err(DeadlineExceeded.into()),
             }
         };
@@ -502,10 +567,9 @@ impl App {
         };
         let mut store = Store::new(self.engine.engine(), RequestState::new(runtime.clone(), wasi, hooks));
         store.limiter(|s| &mut s.limits);
-        let deadline = Instant::now() + runtime.timeout;
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
+        store.epoch_deadline_callback(|ctx| {
+            if Instant::now() >= ctx.data().deadline {
                 Err(DeadlineExceeded.into())
             } else {
                 Ok(UpdateDeadline::Yield(1))
@@ -513,6 +577,43 @@ impl App {
         });
         store
     }
+
+    /// A store for one call into `component`: a warm instance's when one is idle (made ready
+    /// for this call: new deadline and call depth) with that instance and how many requests it
+    /// has served, else a fresh store and no instance yet.
+    pub fn store_for(
+        &self,
+        component: &LoadedComponent,
+        depth: u32,
+    ) -> (Store<RequestState>, Option<(Instance, u32)>) {
+        if let Some(warm) = component.warm.as_ref().and_then(|pool| pool.take()) {
+            let Warm { mut store, instance, served, .. } = warm;
+            let data = store.data_mut();
+            data.deadline = Instant::now() + data.component.timeout;
+            data.hooks.depth = depth;
+            store.set_epoch_deadline(1);
+            return (store, Some((instance, served)));
+        }
+        (self.new_store(&component.runtime, depth), None)
+    }
+}
+
+/// Drop warm instances that sat idle past their `idle_timeout`, once a second, for as long as
+/// the app lives.
+fn spawn_warm_sweeper(app: Weak<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            let Some(app) = app.upgrade() else { return };
+            let snapshot = app.snapshot();
+            for component in snapshot.components.values() {
+                if let Some(pool) = &component.warm {
+                    pool.sweep();
+                }
+            }
+        }
+    });
 }
 
 /// Counts how often the guest's task has parked (returned `Pending`), and wakes whoever waits

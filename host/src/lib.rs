@@ -33,6 +33,7 @@ pub mod app;
 pub mod builder;
 pub mod capabilities;
 pub mod engine;
+pub mod instances;
 pub mod loader;
 pub mod manifest;
 pub mod reload;

@@ -15,21 +15,24 @@ use std::time::SystemTime;
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Linker;
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::{ProxyIndices, ProxyPre};
 
 use crate::app::{AppOptions, ComponentRuntime, LoadedComponent, Origin, Snapshot};
 use crate::capabilities::{
     self,
     key_value::{KvStore, KvStores},
+    messaging::{QueueBackend, Subscription},
     outbound_http::AllowList,
     services::{AppCell, Dependency},
     sql::{SqlDatabase, SqlDatabases},
     variables::AppVariables,
 };
 use crate::engine::{LoadedArtifact, RiffEngine};
+use crate::instances::WarmPool;
 use crate::manifest::{self, FileMount, Manifest, RouteKind};
 use crate::runtime_config::{Backend, RuntimeConfig};
 use crate::state::RequestState;
+use crate::trigger::queue::SubscriberIndices;
 use crate::trigger::router::Router;
 
 /// Everything needed to load the components of one manifest.
@@ -50,6 +53,7 @@ pub struct Loader {
     pub dependencies: HashMap<String, Vec<Dependency>>,
     /// The engine's memory ceiling, fixed when it was created.
     max_memory: u64,
+    queue: Arc<dyn QueueBackend>,
 }
 
 impl Loader {
@@ -60,6 +64,7 @@ impl Loader {
         engine: &RiffEngine,
         max_memory: u64,
         calls: AppCell,
+        queue: Arc<dyn QueueBackend>,
     ) -> Result<Self> {
         let runtime_config = match &options.runtime_config {
             Some(path) => RuntimeConfig::load(path)?,
@@ -88,6 +93,7 @@ impl Loader {
             order: Vec::new(),
             dependencies: HashMap::new(),
             max_memory,
+            queue,
         };
         empty.with_manifest(manifest).await
     }
@@ -154,6 +160,24 @@ impl Loader {
         self.manifest.http_routes.iter().any(|r| r.component == id)
     }
 
+    /// The topics `[[trigger.queue]]` delivers to `id`; it must then export the queue handler.
+    fn subscribed_topics(&self, id: &str) -> Vec<&str> {
+        self.manifest.queue_triggers.iter().filter(|q| q.component == id).map(|q| q.topic.as_str()).collect()
+    }
+
+    /// Every `[[trigger.queue]]` subscription.
+    pub fn subscriptions(&self) -> Vec<Subscription> {
+        self.manifest
+            .queue_triggers
+            .iter()
+            .map(|q| Subscription {
+                topic: q.topic.clone(),
+                component: q.component.clone(),
+                max_attempts: q.max_attempts,
+            })
+            .collect()
+    }
+
     /// What a component's load depends on besides its code: its manifest entry, its resolved
     /// variables and whether it is routed. Equal fingerprints mean a manifest reload can keep
     /// the running component.
@@ -163,7 +187,7 @@ impl Loader {
         entry.line = None;
         entry.build = None;
         let variables = self.variables.for_component(&component.variables)?;
-        let text = format!("{entry:?}{variables:?}{}", self.is_routed(id));
+        let text = format!("{entry:?}{variables:?}{}{:?}", self.is_routed(id), self.subscribed_topics(id));
         Ok(hex::encode(Sha256::digest(text.as_bytes())))
     }
 
@@ -233,6 +257,21 @@ impl Loader {
             }
         };
 
+        let topics = self.subscribed_topics(id);
+        let subscriber = match SubscriberIndices::new(&instance_pre) {
+            Ok(indices) => Some(indices),
+            Err(_) if topics.is_empty() => None,
+            Err(e) => bail!(
+                "[[trigger.queue]] delivers {} to it, but it does not export riff:platform/queue-handler@0.1.0: {e}",
+                topics.join(", ")
+            ),
+        };
+        let reuse = component.riff.instance_reuse;
+        let proxy_indices = match (&proxy, reuse) {
+            (Some(_), Some(_)) => Some(ProxyIndices::new(&instance_pre)?),
+            _ => None,
+        };
+
         // Grants depend only on the manifest entry: a new version of an unchanged entry shares
         // the running version's (and so its staged files, which in-flight requests may be reading).
         let fingerprint = self.fingerprint(id)?;
@@ -246,6 +285,9 @@ impl Loader {
             compiled: artifact.component,
             instance_pre,
             proxy,
+            proxy_indices,
+            subscriber,
+            warm: reuse.map(WarmPool::new),
             version: artifact.digest,
             origin,
             fingerprint,
@@ -277,6 +319,9 @@ impl Loader {
             allow: Arc::new(AllowList::parse(&component.allowed_outbound_hosts).map_err(anyhow::Error::msg)?),
             environment: component.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             preopens: stage_files(&self.manifest, component, &self.state_dir.join("files"), fingerprint)?,
+            publish_topics: component.riff.publish_topics.clone(),
+            queue: Some(self.queue.clone()),
+            instance_reuse: component.riff.instance_reuse,
         })
     }
 
@@ -320,6 +365,7 @@ impl Loader {
             router: Arc::new(router),
             route_of: Arc::new(route_of),
             base: self.manifest.base.as_str().into(),
+            previous: HashMap::new(),
         })
     }
 }

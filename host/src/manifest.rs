@@ -55,6 +55,8 @@ pub struct Manifest {
     /// Components in manifest order.
     pub components: Vec<Component>,
     pub http_routes: Vec<HttpRoute>,
+    /// `[[trigger.queue]]`: topics delivered to components.
+    pub queue_triggers: Vec<QueueTrigger>,
 }
 
 impl Manifest {
@@ -90,6 +92,19 @@ pub struct HttpRoute {
     /// Line of the `[[trigger.http]]` entry, for later error messages.
     pub line: Option<usize>,
 }
+
+/// `[[trigger.queue]]`: deliver every message published to `topic` to `component`'s
+/// `riff:platform/queue-handler` export, at least once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueTrigger {
+    pub topic: String,
+    pub component: String,
+    /// Deliveries before a message goes to the dead letters.
+    pub max_attempts: u32,
+    pub line: Option<usize>,
+}
+
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
 /// One `files` entry: a glob relative to the manifest, or a directory/file mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,11 +149,28 @@ pub struct Component {
 pub struct RiffSettings {
     pub memory_limit: u64,
     pub timeout: Duration,
+    /// Topics the component may publish to (`publish_topics`); none by default.
+    pub publish_topics: Vec<String>,
+    /// `instance_reuse`: keep instances warm between requests; `None` = a fresh one each time.
+    pub instance_reuse: Option<InstanceReuse>,
+}
+
+/// `instance_reuse = { max_requests = 1000, idle_timeout = "30s" }`: an instance serves up to
+/// `max_requests` requests, one after another, and is dropped after `idle_timeout` unused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceReuse {
+    pub max_requests: u32,
+    pub idle_timeout: Duration,
 }
 
 impl Default for RiffSettings {
     fn default() -> Self {
-        Self { memory_limit: DEFAULT_MEMORY_LIMIT, timeout: DEFAULT_TIMEOUT }
+        Self {
+            memory_limit: DEFAULT_MEMORY_LIMIT,
+            timeout: DEFAULT_TIMEOUT,
+            publish_topics: Vec::new(),
+            instance_reuse: None,
+        }
     }
 }
 
@@ -187,6 +219,16 @@ struct RawAppHttp {
 struct RawTriggers {
     #[serde(default)]
     http: Vec<Spanned<RawHttpTrigger>>,
+    #[serde(default)]
+    queue: Vec<Spanned<RawQueueTrigger>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQueueTrigger {
+    topic: String,
+    component: String,
+    max_attempts: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -271,6 +313,15 @@ enum RawCommand {
 struct RawRiffSettings {
     memory_limit: Option<toml::Value>,
     timeout: Option<toml::Value>,
+    publish_topics: Option<Vec<String>>,
+    instance_reuse: Option<RawInstanceReuse>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstanceReuse {
+    max_requests: Option<u32>,
+    idle_timeout: Option<toml::Value>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -413,6 +464,38 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         http_routes.push(HttpRoute { route, component, line: Some(line_of(text, trigger_at)) });
     }
 
+    let mut queue_triggers = Vec::new();
+    for trigger in raw.trigger.queue {
+        let at = Some(trigger.span().start);
+        let trigger = trigger.into_inner();
+        check_topic(&trigger.topic).map_err(|m| err_at(at, format!("[[trigger.queue]] topic: {m}")))?;
+        if !ids.contains(trigger.component.as_str()) {
+            return Err(err_at(
+                at,
+                format!("[[trigger.queue]] component: no component named {:?}", trigger.component),
+            ));
+        }
+        if queue_triggers
+            .iter()
+            .any(|q: &QueueTrigger| q.topic == trigger.topic && q.component == trigger.component)
+        {
+            return Err(err_at(
+                at,
+                format!("[[trigger.queue]]: {:?} already delivers {:?}", trigger.component, trigger.topic),
+            ));
+        }
+        let max_attempts = trigger.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        if max_attempts == 0 {
+            return Err(err_at(at, "[[trigger.queue]] max_attempts: must be at least 1".into()));
+        }
+        queue_triggers.push(QueueTrigger {
+            topic: trigger.topic,
+            component: trigger.component,
+            max_attempts,
+            line: at.map(|o| line_of(text, o)),
+        });
+    }
+
     Ok(Manifest {
         path: file.to_path_buf(),
         dir: dir.to_path_buf(),
@@ -422,7 +505,25 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         variables,
         components,
         http_routes,
+        queue_triggers,
     })
+}
+
+/// Topic names: lowercase letters, digits, '.', '-' and '_', up to 128 characters.
+pub fn check_topic(topic: &str) -> Result<(), String> {
+    let ok = !topic.is_empty()
+        && topic.len() <= 128
+        && topic.starts_with(|c: char| c.is_ascii_lowercase())
+        && topic
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{topic:?} is not a topic name (lowercase letters, digits, '.', '-', '_'; starting with a letter)"
+        ))
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -519,6 +620,22 @@ fn validate_component(
         }
         if let Some(v) = settings.timeout {
             riff.timeout = parse_duration(&v).map_err(|m| err(tool_at, format!("tool.riff.timeout: {m}")))?;
+        }
+        for topic in settings.publish_topics.unwrap_or_default() {
+            check_topic(&topic).map_err(|m| err(tool_at, format!("tool.riff.publish_topics: {m}")))?;
+            riff.publish_topics.push(topic);
+        }
+        if let Some(reuse) = settings.instance_reuse {
+            let max_requests = reuse.max_requests.unwrap_or(1000);
+            if max_requests == 0 {
+                return Err(err(tool_at, "tool.riff.instance_reuse.max_requests: must be at least 1".into()));
+            }
+            let idle_timeout = match reuse.idle_timeout {
+                Some(v) => parse_duration(&v)
+                    .map_err(|m| err(tool_at, format!("tool.riff.instance_reuse.idle_timeout: {m}")))?,
+                None => Duration::from_secs(30),
+            };
+            riff.instance_reuse = Some(InstanceReuse { max_requests, idle_timeout });
         }
     }
 

@@ -4,6 +4,7 @@
 //! between requests or between components, and a trap poisons nothing but its own store.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
 use wasmtime::{StoreLimits, StoreLimitsBuilder};
@@ -21,6 +22,8 @@ pub struct RequestState {
     pub hooks: OutboundHooks,
     /// The component's grants and resolved configuration.
     pub component: Arc<ComponentRuntime>,
+    /// When the current request must have finished (reset for each request a warm instance serves).
+    pub deadline: Instant,
 }
 
 impl RequestState {
@@ -32,7 +35,16 @@ impl RequestState {
             .memories(16)
             .trap_on_grow_failure(true)
             .build();
-        Self { wasi, http: WasiHttpCtx::new(), table: ResourceTable::new(), limits, hooks, component }
+        let deadline = Instant::now() + component.timeout;
+        Self {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            limits,
+            hooks,
+            component,
+            deadline,
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! `spin.toml`) on every open or request.
 
 pub mod key_value;
+pub mod messaging;
 pub mod outbound_http;
 pub mod services;
 pub mod sql;
@@ -15,7 +16,8 @@ use wasmtime::component::{HasSelf, Linker};
 
 use crate::state::RequestState;
 
-/// Host bindings for the Spin and draft-WASI interfaces riff implements (WIT vendored in `wit/deps`).
+/// Host bindings for the Spin and draft-WASI interfaces riff implements (WIT vendored in
+/// `wit/deps`) and riff's own `riff:platform` (in `wit/platform`).
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: [
@@ -23,6 +25,7 @@ pub mod bindings {
             "../wit/deps/spin-sqlite@3.0.0",
             "../wit/deps/keyvalue-2024-10-17",
             "../wit/deps/wasi-runtime-config-2024-09-27",
+            "../wit/platform",
         ],
         inline: "
             package riff:host;
@@ -35,6 +38,7 @@ pub mod bindings {
                 import wasi:keyvalue/atomics@0.2.0-draft2;
                 import wasi:keyvalue/batch@0.2.0-draft2;
                 import wasi:config/store@0.2.0-draft-2024-09-27;
+                import riff:platform/messaging@0.1.0;
             }
         ",
         world: "riff:host/capabilities",

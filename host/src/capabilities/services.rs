@@ -309,8 +309,11 @@ impl CallTarget {
         params: &[Val],
         results: &mut [Val],
     ) -> wasmtime::Result<()> {
-        let mut store = app.new_store(&callee.runtime, depth + 1);
-        let instance = callee.instance_pre.instantiate_async(&mut store).await?;
+        let (mut store, warm) = app.store_for(callee, depth + 1);
+        let (instance, served) = match warm {
+            Some(warm) => warm,
+            None => (callee.instance_pre.instantiate_async(&mut store).await?, 0),
+        };
         let interface = instance.get_export_index(&mut store, None, &self.interface).ok_or_else(|| {
             wasmtime::Error::msg(format!("{} no longer exports {}", self.component, self.interface))
         })?;
@@ -320,7 +323,11 @@ impl CallTarget {
         let func = instance
             .get_func(&mut store, func_index)
             .ok_or_else(|| wasmtime::Error::msg(format!("{} is not a function", self.function)))?;
-        func.call_async(&mut store, params, results).await
+        func.call_async(&mut store, params, results).await?;
+        if let Some(pool) = &callee.warm {
+            pool.give_back(crate::instances::Warm::new(store, instance, served + 1));
+        }
+        Ok(())
     }
 }
 

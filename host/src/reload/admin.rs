@@ -9,6 +9,7 @@
 //! | `PUT  /v1/components/{id}`           | body: a `.wasm` component; swap it in               |
 //! | `POST /v1/components/{id}/rollback`  | back to the version it replaced                     |
 //! | `POST /v1/reload`                    | re-read `spin.toml` and apply the difference        |
+//! | `GET  /v1/dead-letters`              | messages no subscriber could handle (newest first)  |
 //!
 //! Errors use the music API's shape, `{"error": {"status", "message"}}`: 401 without the token,
 //! 404 for an unknown component, 409 when there is nothing to roll back to, 413 for an upload
@@ -120,10 +121,9 @@ async fn handle(app: &App, token: &str, req: Request<hyper::body::Incoming>) -> 
     let method = req.method().clone();
     match (method, segments.as_slice()) {
         (Method::GET, ["v1", "components"]) => {
-            json(StatusCode::OK, &Listing { app: &app.name, components: app.status().await })
+            json(StatusCode::OK, &Listing { app: &app.name, components: app.status() })
         }
-        (Method::GET, ["v1", "components", id]) => match app.status().await.into_iter().find(|c| c.id == *id)
-        {
+        (Method::GET, ["v1", "components", id]) => match app.status().into_iter().find(|c| c.id == *id) {
             Some(status) => json(StatusCode::OK, &status),
             None => error(StatusCode::NOT_FOUND, &format!("no component named {id:?}")),
         },
@@ -145,6 +145,10 @@ async fn handle(app: &App, token: &str, req: Request<hyper::body::Incoming>) -> 
             swap_response(app.replace(&id, bytes.to_vec()).await)
         }
         (Method::POST, ["v1", "components", id, "rollback"]) => swap_response(app.rollback(id).await),
+        (Method::GET, ["v1", "dead-letters"]) => match app.dead_letters(1000).await {
+            Ok(letters) => json(StatusCode::OK, &serde_json::json!({ "dead_letters": letters })),
+            Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("reading the queue: {e:#}")),
+        },
         (Method::POST, ["v1", "reload"]) => {
             let path = app.manifest_path().await;
             let manifest = match manifest::load(&path) {

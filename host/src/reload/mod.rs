@@ -39,8 +39,6 @@ use crate::manifest::Manifest;
 /// What changes need besides the running snapshot; guarded by [`App`]'s reload lock.
 pub struct ReloadState {
     loader: Loader,
-    /// The version each component replaced, for rollback.
-    previous: HashMap<String, Arc<LoadedComponent>>,
     /// SHA-256 of each component's source file when riff last read it: a manifest reload keeps
     /// a component (even an uploaded version of it) unless its entry or this file changed.
     file_digests: HashMap<String, String>,
@@ -54,7 +52,7 @@ impl ReloadState {
             .filter(|(_, c)| matches!(c.origin, Origin::File(_)))
             .map(|(id, c)| (id.clone(), c.version.clone()))
             .collect();
-        Self { loader, previous: HashMap::new(), file_digests }
+        Self { loader, file_digests }
     }
 }
 
@@ -207,13 +205,9 @@ impl App {
         let current = self.current.load_full();
         let running =
             current.components.get(id).cloned().ok_or_else(|| SwapError::UnknownComponent(id.to_string()))?;
-        let previous = state.previous.remove(id).ok_or_else(|| SwapError::NoPrevious(id.to_string()))?;
-        let restore = previous.clone();
-        let result = self.admit(&mut state, id, previous, &current, running, started, true).await;
-        if result.is_err() {
-            state.previous.insert(id.to_string(), restore);
-        }
-        result
+        let previous =
+            current.previous.get(id).cloned().ok_or_else(|| SwapError::NoPrevious(id.to_string()))?;
+        self.admit(&mut state, id, previous, &current, running, started, true).await
     }
 
     /// Checks 3 and 4 of the module docs, then the swap itself.
@@ -234,7 +228,13 @@ impl App {
             .map_err(|e| SwapError::refused(id, e))?;
         self.trial(&candidate).await.map_err(|e| SwapError::refused(id, e))?;
         let version = candidate.version.clone();
+        if let Some(pool) = &candidate.warm {
+            pool.revive();
+        }
         self.current.store(Arc::new(current.with_component(id, candidate)));
+        if let Some(pool) = &running.warm {
+            pool.retire();
+        }
         let report = SwapReport {
             component: id.to_string(),
             version,
@@ -243,7 +243,6 @@ impl App {
             from_cache,
             took_ms: millis(started),
         };
-        state.previous.insert(id.to_string(), running);
         tracing::info!(
             component = %id,
             "now serving version {} (was {}), swapped in {:.1} ms",
@@ -306,31 +305,45 @@ impl App {
         }
         change.removed = old.components.keys().filter(|id| !components.contains_key(*id)).cloned().collect();
         change.removed.sort();
-        let snapshot = next.snapshot(components)?;
+        let mut snapshot = next.snapshot(components)?;
         let routes = |s: &Snapshot| -> Vec<(String, String)> {
             s.router.iter().map(|(r, c)| (r.to_string(), c.clone())).collect()
         };
         change.routes_changed = routes(&old) != routes(&snapshot) || old.base != snapshot.base;
 
-        // Rollback targets stay valid only for components whose manifest entry did not change.
-        for id in change.changed.iter().chain(&change.removed) {
-            state.previous.remove(id);
+        // Rollback targets carry over for kept components; a reloaded one can roll back to the
+        // version it replaced only if its manifest entry (so its grants) did not change.
+        for id in &change.unchanged {
+            if let Some(previous) = old.previous.get(id) {
+                snapshot.previous.insert(id.clone(), previous.clone());
+            }
         }
         for id in &change.changed {
             let (was, now) = (&old.components[id], &snapshot.components[id]);
             if was.fingerprint == now.fingerprint {
-                state.previous.insert(id.clone(), was.clone());
+                snapshot.previous.insert(id.clone(), was.clone());
             }
         }
+        let subscriptions_changed = next.subscriptions() != state.loader.subscriptions();
+        let subscriptions = next.subscriptions();
         self.current.store(Arc::new(snapshot));
+        for id in change.changed.iter().chain(&change.removed) {
+            if let Some(pool) = &old.components[id].warm {
+                pool.retire();
+            }
+        }
         state.loader = next;
         state.file_digests = file_digests;
+        if subscriptions_changed {
+            self.dispatcher.run(self.me(), self.queue.clone(), subscriptions);
+        }
         Ok(change)
     }
 
     /// Every component with its version, origin, load time and counters.
-    pub async fn status(&self) -> Vec<ComponentStatus> {
-        let state = self.reload.lock().await;
+    ///
+    /// Reads the live snapshot only, so it answers at once even while a swap is compiling.
+    pub fn status(&self) -> Vec<ComponentStatus> {
         let snap = self.current.load_full();
         let mut list: Vec<ComponentStatus> = snap
             .components
@@ -347,7 +360,7 @@ impl App {
                 requests: c.requests.load(Ordering::Relaxed),
                 failures: c.failures.load(Ordering::Relaxed),
                 routes: snap.router.iter().filter(|(_, t)| *t == id).map(|(r, _)| r.to_string()).collect(),
-                previous_version: state.previous.get(id).map(|p| p.version.clone()),
+                previous_version: snap.previous.get(id).map(|p| p.version.clone()),
             })
             .collect();
         list.sort_by(|a, b| a.id.cmp(&b.id));

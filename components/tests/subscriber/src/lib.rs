@@ -1,0 +1,112 @@
+//! Test component for the queue trigger and warm instances.
+//!
+//! Messages are JSON `{"mode": ..., "key": ...}`; every delivery is counted in the key-value
+//! store under `attempts:<key>`, and a handled message under `handled:<key>`:
+//!
+//! | mode         | handler                                   |
+//! |--------------|-------------------------------------------|
+//! | `ok`         | handles it                                |
+//! | `fail-twice` | answers `err` on attempts 1 and 2, then handles it |
+//! | `trap`       | traps, every time                         |
+//!
+//! HTTP: `POST /sub/publish/<topic>` publishes the body; `GET /sub/state/<key>` answers
+//! `{"attempts": n, "handled": n}`; `GET /sub/counter` answers how many requests this instance
+//! has served (1 without instance reuse).
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: "../../../wit/platform",
+        inline: "
+            package riff:test-subscriber;
+            world subscriber {
+                import riff:platform/messaging@0.1.0;
+                export riff:platform/queue-handler@0.1.0;
+            }
+        ",
+        world: "riff:test-subscriber/subscriber",
+        generate_all,
+    });
+}
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bindings::exports::riff::platform::queue_handler::{Guest, Message};
+use bindings::riff::platform::messaging;
+use spin_sdk::http::{IntoResponse, Method, Request, Response};
+use spin_sdk::key_value::Store;
+
+static SERVED: AtomicU32 = AtomicU32::new(0);
+
+fn bump(store: &Store, key: &str) -> u32 {
+    let n = store
+        .get(key)
+        .ok()
+        .flatten()
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| v.parse::<u32>().ok())
+        .unwrap_or(0)
+        + 1;
+    store.set(key, n.to_string().as_bytes()).expect("key-value write");
+    n
+}
+
+fn count(store: &Store, key: &str) -> u32 {
+    store
+        .get(key)
+        .ok()
+        .flatten()
+        .and_then(|v| String::from_utf8(v).ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+struct Handler;
+
+impl Guest for Handler {
+    fn handle(message: Message) -> Result<(), String> {
+        let body: serde_json::Value = serde_json::from_slice(&message.payload).map_err(|e| e.to_string())?;
+        let key = body["key"].as_str().unwrap_or("none").to_string();
+        let store = Store::open_default().map_err(|e| e.to_string())?;
+        bump(&store, &format!("attempts:{key}"));
+        match body["mode"].as_str() {
+            Some("fail-twice") if message.attempt <= 2 => Err(format!("failing attempt {}", message.attempt)),
+            Some("trap") => panic!("told to trap"),
+            _ => {
+                bump(&store, &format!("handled:{key}"));
+                Ok(())
+            }
+        }
+    }
+}
+
+bindings::export!(Handler with_types_in bindings);
+
+#[spin_sdk::http_component]
+fn http(req: Request) -> anyhow::Result<impl IntoResponse> {
+    let served = SERVED.fetch_add(1, Ordering::Relaxed) + 1;
+    let path = req.path().to_string();
+    let (status, body) = if let Some(topic) = path.strip_prefix("/sub/publish/") {
+        if *req.method() != Method::Post {
+            (405, "POST only".to_string())
+        } else {
+            match messaging::publish(topic, req.body()) {
+                Ok(id) => (200, id),
+                Err(messaging::Error::AccessDenied(m)) => (403, m),
+                Err(messaging::Error::Invalid(m)) => (400, m),
+                Err(messaging::Error::Unavailable(m)) => (503, m),
+            }
+        }
+    } else if let Some(key) = path.strip_prefix("/sub/state/") {
+        let store = Store::open_default()?;
+        let state = serde_json::json!({
+            "attempts": count(&store, &format!("attempts:{key}")),
+            "handled": count(&store, &format!("handled:{key}")),
+        });
+        (200, state.to_string())
+    } else if path == "/sub/counter" {
+        (200, served.to_string())
+    } else {
+        (404, "no such route".to_string())
+    };
+    Ok(Response::builder().status(status).header("content-type", "text/plain").body(body).build())
+}
