@@ -69,13 +69,16 @@ fn start(args: &Args, state: &Path, cache: &Path) -> Result<Running> {
         .spawn()
         .with_context(|| format!("starting {}", args.riff.display()))?;
     let stdout = child.stdout.take().expect("piped");
+    let mut lines = BufReader::new(stdout).lines();
     let mut admin = String::new();
-    for line in BufReader::new(stdout).lines() {
+    while let Some(line) = lines.next() {
         let line = line?;
         if let Some(rest) = line.strip_prefix("Admin API ") {
             admin = rest.split_whitespace().next().unwrap_or_default().to_string();
         }
         if let Some(base) = line.strip_prefix("Serving ") {
+            // Keep reading what riff prints, so it never writes into a closed pipe.
+            std::thread::spawn(move || lines.for_each(drop));
             return Ok(Running { child, base: base.trim().to_string(), admin });
         }
     }

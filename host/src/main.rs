@@ -168,8 +168,13 @@ fn up(args: UpArgs) -> Result<()> {
             let admin = trigger::http::bind(args.admin_listen).await.context("admin API (--admin-listen)")?;
             let admin_addr = admin.local_addr().context("reading the admin address")?;
             match token_file {
-                Some(file) => println!("Admin API http://{admin_addr} (token in {})", file.display()),
-                None => println!("Admin API http://{admin_addr} (token from {})", reload::admin::TOKEN_ENV),
+                Some(file) => {
+                    announce(format!("Admin API http://{admin_addr} (token in {})", file.display()))
+                }
+                None => announce(format!(
+                    "Admin API http://{admin_addr} (token from {})",
+                    reload::admin::TOKEN_ENV
+                )),
             }
             tokio::spawn(reload::admin::serve(app.clone(), admin, token));
         }
@@ -182,19 +187,26 @@ fn up(args: UpArgs) -> Result<()> {
             });
         }
         tracing::info!("loaded in {:.0} ms", started.elapsed().as_secs_f64() * 1000.0);
-        println!("Serving http://{addr}");
-        println!("Available Routes:");
+        announce(format!("Serving http://{addr}"));
+        announce("Available Routes:".to_string());
         for (route, component) in app.routes() {
-            println!("  {component}: http://{addr}{route}");
+            announce(format!("  {component}: http://{addr}{route}"));
         }
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
             eprintln!("Shutting down");
         };
         trigger::http::serve(app, listener, shutdown).await
     })
+}
+
+/// A line on stdout for whoever started riff. A closed stdout (`riff up | head -1`) must not
+/// stop the server, so write errors are ignored.
+fn announce(line: String) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 fn deploy(component: &str, file: &std::path::Path, admin: &AdminArgs) -> Result<()> {

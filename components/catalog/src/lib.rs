@@ -64,6 +64,20 @@ fn route(req: &Request) -> ApiResult {
         return Err(ApiError::new(405, "the catalog is read-only over this API"));
     }
     match segments.as_slice() {
+        ["v1", "artists"] if has_ids(&query) => {
+            let ids = batch_ids(&query, "artist")?;
+            let found = artists_by_ids(&db, &ids)?;
+            let artists: Vec<Value> =
+                found.iter().map(|a| a.as_ref().map_or(Value::Null, artist_json)).collect();
+            Ok(json_response(200, &json!({ "artists": artists })))
+        }
+        ["v1", "albums"] => {
+            let ids = batch_ids(&query, "album")?;
+            let found = albums_by_ids(&db, &ids)?;
+            let albums: Vec<Value> =
+                found.iter().map(|a| a.as_ref().map_or(Value::Null, album_json)).collect();
+            Ok(json_response(200, &json!({ "albums": albums })))
+        }
         ["v1", "artists"] => {
             let (limit, offset) = paging(&query, 20)?;
             let total = count(&db, "SELECT COUNT(*) FROM artists", &[])?;
@@ -132,11 +146,7 @@ fn route(req: &Request) -> ApiResult {
             ))
         }
         ["v1", "tracks"] => {
-            let ids = query.iter().find(|(k, _)| k == "ids").map(|(_, v)| v.as_str()).unwrap_or("");
-            let ids: Vec<&str> = ids.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
-            if ids.is_empty() || ids.len() > 50 {
-                return Err(ApiError::bad_request("ids must list 1 to 50 track ids, comma-separated"));
-            }
+            let ids = batch_ids(&query, "track")?;
             let found = tracks_by_ids(&db, &ids)?;
             let tracks: Vec<Value> =
                 found.iter().map(|t| t.as_ref().map_or(Value::Null, track_json)).collect();
@@ -153,6 +163,20 @@ fn route(req: &Request) -> ApiResult {
         }
         _ => Err(ApiError::not_found(format!("no such endpoint: {path}"))),
     }
+}
+
+fn has_ids(query: &[(String, String)]) -> bool {
+    query.iter().any(|(k, _)| k == "ids")
+}
+
+/// `?ids=a,b,c`: 1 to 50 ids, as Spotify's batch endpoints take them.
+fn batch_ids<'q>(query: &'q [(String, String)], kind: &str) -> ApiResult<Vec<&'q str>> {
+    let ids = query.iter().find(|(k, _)| k == "ids").map(|(_, v)| v.as_str()).unwrap_or("");
+    let ids: Vec<&str> = ids.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if ids.is_empty() || ids.len() > 50 {
+        return Err(ApiError::bad_request(format!("ids must list 1 to 50 {kind} ids, comma-separated")));
+    }
+    Ok(ids)
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -256,8 +280,82 @@ fn load_demo(db: &Connection) -> ApiResult<()> {
     };
     let demo: Demo =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::internal(format!("demo catalog: {e}")))?;
-    load(db, &demo, "INSERT OR IGNORE")
+    load(db, &demo, "INSERT OR IGNORE")?;
+    // The catalog works without a queue grant; search then just does not see the demo.
+    if let Err(e) = publish_changes(&demo) {
+        eprintln!("demo catalog loaded, but not announced: {}", e.message);
+    }
+    Ok(())
 }
+
+/// Announce written items on `catalog.changed` (search indexes them), in messages of
+/// [`DOCS_PER_EVENT`] items; a replacing import first announces that older items are gone.
+fn publish_changes(c: &Demo) -> ApiResult<()> {
+    use riff_guest::events::{publish, CatalogChanged, CatalogDoc, CATALOG_CHANGED};
+    use std::collections::HashMap;
+    let generation = riff_guest::time::now_ms();
+    if c.replace {
+        publish(CATALOG_CHANGED, &CatalogChanged::Cleared { generation })?;
+    }
+    let artist_name: HashMap<&str, &str> =
+        c.artists.iter().map(|a| (a.id.as_str(), a.name.as_str())).collect();
+    let album_of: HashMap<&str, &DemoAlbum> = c.albums.iter().map(|a| (a.id.as_str(), a)).collect();
+    let mut album_genres: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut artist_popularity: HashMap<&str, u64> = HashMap::new();
+    for t in &c.tracks {
+        if let Some(g) = &t.genre {
+            let genres = album_genres.entry(t.album_id.as_str()).or_default();
+            if !genres.contains(g) {
+                genres.push(g.clone());
+            }
+        }
+        let p = artist_popularity.entry(t.artist_id.as_str()).or_default();
+        *p = (*p).max(t.popularity as u64);
+    }
+    let year =
+        |album: Option<&&DemoAlbum>| album.and_then(|a| a.release_year).and_then(|y| u16::try_from(y).ok());
+    let mut docs = Vec::with_capacity(c.artists.len() + c.albums.len() + c.tracks.len());
+    docs.extend(c.artists.iter().map(|a| CatalogDoc {
+        kind: "artist".into(),
+        id: a.id.clone(),
+        name: a.name.clone(),
+        artist: a.name.clone(),
+        album: None,
+        genres: a.genres.clone(),
+        year: None,
+        popularity: artist_popularity.get(a.id.as_str()).copied().unwrap_or(0),
+    }));
+    docs.extend(c.albums.iter().map(|a| CatalogDoc {
+        kind: "album".into(),
+        id: a.id.clone(),
+        name: a.name.clone(),
+        artist: artist_name.get(a.artist_id.as_str()).unwrap_or(&"").to_string(),
+        album: Some(a.name.clone()),
+        genres: album_genres.remove(a.id.as_str()).unwrap_or_default(),
+        year: year(Some(&a)),
+        popularity: 0,
+    }));
+    docs.extend(c.tracks.iter().map(|t| {
+        let album = album_of.get(t.album_id.as_str());
+        CatalogDoc {
+            kind: "track".into(),
+            id: t.id.clone(),
+            name: t.name.clone(),
+            artist: artist_name.get(t.artist_id.as_str()).unwrap_or(&"").to_string(),
+            album: album.map(|a| a.name.clone()),
+            genres: t.genre.iter().cloned().collect(),
+            year: year(album),
+            popularity: t.popularity as u64,
+        }
+    }));
+    for chunk in docs.chunks(DOCS_PER_EVENT) {
+        publish(CATALOG_CHANGED, &CatalogChanged::Upserted { generation, docs: chunk.to_vec() })?;
+    }
+    Ok(())
+}
+
+/// Catalog items per `catalog.changed` message (well under the queue's 1 MiB payload limit).
+const DOCS_PER_EVENT: usize = 500;
 
 /// Rows per multi-row `INSERT`: few statements, far below SQLite's parameter limit.
 const INSERT_CHUNK: usize = 200;
@@ -364,6 +462,10 @@ fn import(db: &Connection, req: &Request) -> ApiResult {
         }
     }
     load(db, &catalog, "INSERT OR REPLACE")?;
+    // The import is idempotent: if announcing it fails, importing again repairs search.
+    publish_changes(&catalog).map_err(|e| {
+        ApiError::new(503, format!("catalog imported, but search was not told ({}); import again", e.message))
+    })?;
     let counts = json!({
         "genres": count(db, "SELECT COUNT(*) FROM genres", &[])?,
         "artists": count(db, "SELECT COUNT(*) FROM artists", &[])?,
@@ -502,11 +604,30 @@ fn tracks_where(db: &Connection, clause: &str, params: &[Sql]) -> ApiResult<Vec<
 }
 
 /// Tracks for `ids`, in the order asked, `None` for unknown ids. One query with bound placeholders.
-fn tracks_by_ids(db: &Connection, ids: &[&str]) -> ApiResult<Vec<Option<Track>>> {
+/// Rows for `ids` in one query, answered in the order asked (`None` for unknown ids).
+fn by_ids<T: Clone>(
+    db: &Connection,
+    ids: &[&str],
+    id_column: &str,
+    fetch: fn(&Connection, &str, &[Sql]) -> ApiResult<Vec<T>>,
+    id_of: fn(&T) -> &str,
+) -> ApiResult<Vec<Option<T>>> {
     let placeholders = vec!["?"; ids.len()].join(", ");
     let params: Vec<Sql> = ids.iter().map(|id| text(id)).collect();
-    let found = tracks_where(db, &format!("t.id IN ({placeholders})"), &params)?;
-    Ok(ids.iter().map(|id| found.iter().find(|t| t.id == *id).cloned()).collect())
+    let found = fetch(db, &format!("{id_column} IN ({placeholders})"), &params)?;
+    Ok(ids.iter().map(|id| found.iter().find(|row| id_of(row) == *id).cloned()).collect())
+}
+
+fn tracks_by_ids(db: &Connection, ids: &[&str]) -> ApiResult<Vec<Option<Track>>> {
+    by_ids(db, ids, "t.id", tracks_where, |t| &t.id)
+}
+
+fn albums_by_ids(db: &Connection, ids: &[&str]) -> ApiResult<Vec<Option<Album>>> {
+    by_ids(db, ids, "a.id", albums_where, |a| &a.id)
+}
+
+fn artists_by_ids(db: &Connection, ids: &[&str]) -> ApiResult<Vec<Option<Artist>>> {
+    by_ids(db, ids, "id", artists_where, |a| &a.id)
 }
 
 struct Genre {

@@ -627,12 +627,24 @@ struct Played {
 
 fn record_play(db: &Connection, user: &User, body: Played) -> ApiResult {
     let id = track_id_from_uri(&body.track_id)?;
-    tracks(std::slice::from_ref(&id))?;
+    let track = tracks(std::slice::from_ref(&id))?.remove(0);
+    let played_at = now_ms();
     db.execute(
         "INSERT INTO plays (user_id, track_id, played_at) VALUES (?, ?, ?)",
-        &[text(&user.id), text(&id), Sql::Integer(now_ms() as i64)],
+        &[text(&user.id), text(&id), Sql::Integer(played_at as i64)],
     )
     .map_err(sql_error)?;
+    // Recommendations and search popularity learn from plays. The play is recorded either way;
+    // a lost announcement costs a little freshness, not the user's history.
+    let event = riff_guest::events::Played {
+        user_id: user.id.clone(),
+        track_id: id,
+        artist_id: track.artist_id,
+        played_at,
+    };
+    if let Err(e) = riff_guest::events::publish(riff_guest::events::PLAYS, &event) {
+        eprintln!("play recorded, not announced: {}", e.message);
+    }
     Ok(no_content())
 }
 

@@ -1,0 +1,174 @@
+//! The search service: `GET /v1/search?q=&type=&limit=&offset=`, Spotify's search.
+//!
+//! Queries use Spotify's syntax (free words plus `artist:`, `album:`, `track:`, `genre:`,
+//! `year:`), tolerate typos and match the last word as a prefix; ranking, parsing and the index
+//! itself are the `riff-search` library. The index is kept up to date from two topics of the
+//! durable queue — `catalog.changed` (items written by the catalog) and `plays` (popularity) —
+//! and persisted in the `search` database (see [`store`]), so an instance never rebuilds it
+//! from the catalog. With `instance_reuse` an instance keeps it in memory between requests.
+//!
+//! The answer holds full Spotify objects: ids found here are looked up in one batch per type
+//! through the catalog's own API (`http://catalog.spin.internal`), so the JSON shapes have one
+//! author. It also exports `riff:music/search` for typed callers.
+
+pub mod request;
+pub mod store;
+
+use riff_guest::events::{CatalogChanged, Played, CATALOG_CHANGED, PLAYS};
+use riff_guest::{json_response, paging_object, query_pairs, respond, ApiError, ApiResult};
+use riff_search::{Hits, Kind};
+use serde_json::Value;
+use spin_sdk::http::{Method, Request, Response};
+
+use request::SearchRequest;
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: ["../../wit/music", "../../wit/platform"],
+        inline: "
+            package riff:search-component;
+            world search {
+                import riff:music/catalog@0.1.0;
+                export riff:music/search@0.1.0;
+                export riff:platform/queue-handler@0.1.0;
+            }
+        ",
+        world: "riff:search-component/search",
+        generate_all,
+    });
+}
+
+use bindings::exports::riff::music::search as wit;
+use bindings::exports::riff::platform::queue_handler::{Guest as QueueGuest, Message};
+use bindings::riff::music::catalog;
+use bindings::riff::music::types as wit_types;
+
+const CATALOG: &str = "http://catalog.spin.internal";
+
+#[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+async fn handle(req: Request) -> Response {
+    respond(route(&req).await)
+}
+
+async fn route(req: &Request) -> ApiResult {
+    let path = req.path().trim_end_matches('/');
+    if path != "/v1/search" {
+        return Err(ApiError::not_found(format!("no such endpoint: {path}")));
+    }
+    if !matches!(req.method(), Method::Get | Method::Head) {
+        return Err(ApiError::new(405, "use GET"));
+    }
+    let search = SearchRequest::parse(&query_pairs(req.query()))?;
+    let db = store::open()?;
+    wake_catalog(&db).await;
+    let hits = store::with_index(&db, |index| {
+        index.search(&search.query, &search.kinds, search.limit, search.offset)
+    })?;
+    let mut body = serde_json::Map::new();
+    for kind_hits in &hits {
+        let items = render(kind_hits).await?;
+        let href = search.href(kind_hits.kind);
+        body.insert(
+            format!("{}s", kind_name(kind_hits.kind)),
+            paging_object(&href, items, search.limit as u32, search.offset as u32, kind_hits.total as u64),
+        );
+    }
+    Ok(json_response(200, &Value::Object(body)))
+}
+
+/// The catalog loads (and announces) its demo on its first request; an index that has never
+/// seen a document asks it once per instance, so a fresh `riff up` fills search on its own.
+async fn wake_catalog(db: &spin_sdk::sqlite3::Connection) {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static ASKED: AtomicBool = AtomicBool::new(false);
+    if ASKED.swap(true, Ordering::Relaxed) || !store::is_empty(db) {
+        return;
+    }
+    let _ = spin_sdk::http::send::<_, Response>(spin_sdk::http::Request::get(format!("{CATALOG}/v1/genres")))
+        .await;
+}
+
+pub fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Track => "track",
+        Kind::Album => "album",
+        Kind::Artist => "artist",
+    }
+}
+
+/// The catalog's JSON objects for one page of ids, in rank order (items the catalog no longer
+/// has are left out).
+async fn render(hits: &Hits) -> ApiResult<Vec<Value>> {
+    if hits.ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let plural = format!("{}s", kind_name(hits.kind));
+    let url = format!("{CATALOG}/v1/{plural}?ids={}", hits.ids.join(","));
+    let response: Response = spin_sdk::http::send(spin_sdk::http::Request::get(&url))
+        .await
+        .map_err(|e| ApiError::new(502, format!("the catalog did not answer: {e}")))?;
+    if *response.status() != 200 {
+        return Err(ApiError::new(502, format!("the catalog answered {} for {plural}", response.status())));
+    }
+    let mut body: Value = serde_json::from_slice(response.body())
+        .map_err(|e| ApiError::new(502, format!("the catalog's answer is not JSON: {e}")))?;
+    let items = body[plural.as_str()].take();
+    Ok(items.as_array().into_iter().flatten().filter(|v| !v.is_null()).cloned().collect())
+}
+
+struct Service;
+
+impl QueueGuest for Service {
+    fn handle(message: Message) -> Result<(), String> {
+        let outcome = (|| -> ApiResult<()> {
+            let db = store::open()?;
+            match message.topic.as_str() {
+                CATALOG_CHANGED => {
+                    let event: CatalogChanged = serde_json::from_slice(&message.payload)
+                        .map_err(|e| ApiError::bad_request(format!("not a catalog event: {e}")))?;
+                    store::apply_catalog_change(&db, &event)?;
+                }
+                PLAYS => {
+                    let play: Played = serde_json::from_slice(&message.payload)
+                        .map_err(|e| ApiError::bad_request(format!("not a play event: {e}")))?;
+                    store::apply_play(&db, &message.id, &play)?;
+                }
+                other => return Err(ApiError::bad_request(format!("unexpected topic {other:?}"))),
+            }
+            store::maybe_snapshot(&db)
+        })();
+        outcome.map_err(|e| e.message)
+    }
+}
+
+impl wit::Guest for Service {
+    fn search(
+        query: String,
+        kinds: Vec<String>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<wit::Results, wit_types::Error> {
+        let invalid = |e: ApiError| wit_types::Error::Invalid(e.message);
+        let internal = |e: ApiError| wit_types::Error::Internal(e.message);
+        let search = SearchRequest::from_parts(&query, &kinds, limit, offset).map_err(invalid)?;
+        let db = store::open().map_err(internal)?;
+        let hits = store::with_index(&db, |index| {
+            index.search(&search.query, &search.kinds, search.limit, search.offset)
+        })
+        .map_err(internal)?;
+        let mut results = wit::Results { artists: Vec::new(), albums: Vec::new(), tracks: Vec::new() };
+        for h in hits {
+            match h.kind {
+                Kind::Artist => {
+                    results.artists = catalog::get_artists(&h.ids)?.into_iter().flatten().collect()
+                }
+                Kind::Album => results.albums = catalog::get_albums(&h.ids)?.into_iter().flatten().collect(),
+                Kind::Track => results.tracks = catalog::get_tracks(&h.ids)?.into_iter().flatten().collect(),
+            }
+        }
+        Ok(results)
+    }
+}
+
+bindings::export!(Service with_types_in bindings);
