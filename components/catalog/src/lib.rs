@@ -815,6 +815,28 @@ impl wit::Guest for CatalogService {
         Ok(tracks_by_ids(&db, &refs).map_err(internal)?.into_iter().map(|t| t.map(to_wit_track)).collect())
     }
 
+    fn top_tracks(
+        artist_ids: Vec<String>,
+        genres: Vec<String>,
+        limit: u32,
+    ) -> Result<Vec<wit_types::Track>, wit_types::Error> {
+        if artist_ids.len() + genres.len() > 100 {
+            return Err(wit_types::Error::Invalid("at most 100 artists and genres".into()));
+        }
+        if artist_ids.is_empty() && genres.is_empty() {
+            return Ok(Vec::new());
+        }
+        let db = open().map_err(internal)?;
+        let artists = vec!["?"; artist_ids.len()].join(", ");
+        let genre_marks = vec!["lower(?)"; genres.len()].join(", ");
+        let clause = format!(
+            "t.artist_id IN ({artists}) OR lower(t.genre) IN ({genre_marks}) ORDER BY t.popularity DESC, t.id LIMIT ?"
+        );
+        let mut params: Vec<Sql> = artist_ids.iter().chain(&genres).map(|v| text(v)).collect();
+        params.push(int(limit.min(500)));
+        Ok(tracks_where(&db, &clause, &params).map_err(internal)?.into_iter().map(to_wit_track).collect())
+    }
+
     fn list_genres() -> Result<Vec<wit_types::Genre>, wit_types::Error> {
         let db = open().map_err(internal)?;
         Ok(genres(&db)

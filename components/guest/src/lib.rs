@@ -252,3 +252,23 @@ mod tests {
         assert!(last["next"].is_null());
     }
 }
+
+/// Defines `fn service_error(e: Error) -> ApiError` for a component's generated `riff:music`
+/// types module, mapping each error case of a typed call to its HTTP status:
+/// `riff_guest::service_error_fn!(bindings::riff::music::types);`
+#[macro_export]
+macro_rules! service_error_fn {
+    ($($types:ident)::+) => {
+        fn service_error(e: $($types)::+::Error) -> $crate::ApiError {
+            use $($types)::+::Error;
+            match e {
+                Error::NotFound(m) => $crate::ApiError::not_found(m),
+                Error::Invalid(m) => $crate::ApiError::bad_request(m),
+                Error::Unauthorized(m) => $crate::ApiError::unauthorized(m),
+                Error::Forbidden(m) => $crate::ApiError::forbidden(m),
+                Error::Conflict(m) => $crate::ApiError::conflict(m),
+                Error::Internal(m) => $crate::ApiError::internal(m),
+            }
+        }
+    };
+}

@@ -55,16 +55,7 @@ struct User {
     name: String,
 }
 
-fn service_error(e: types::Error) -> ApiError {
-    match e {
-        types::Error::NotFound(m) => ApiError::not_found(m),
-        types::Error::Invalid(m) => ApiError::bad_request(m),
-        types::Error::Unauthorized(m) => ApiError::unauthorized(m),
-        types::Error::Forbidden(m) => ApiError::forbidden(m),
-        types::Error::Conflict(m) => ApiError::conflict(m),
-        types::Error::Internal(m) => ApiError::internal(m),
-    }
-}
+riff_guest::service_error_fn!(types);
 
 fn current_user(req: &Request) -> ApiResult<User> {
     let claims = auth::verify_token(&bearer_token(req)?).map_err(service_error)?;

@@ -1,0 +1,279 @@
+//! The recommendation service.
+//!
+//! | route | answer |
+//! | --- | --- |
+//! | `GET /v1/recommendations?seed_artists=&seed_tracks=&seed_genres=&limit=` | `{"seeds": [...], "tracks": [...]}` (Spotify's shape) |
+//! | `GET /v1/me/recommendations?limit=&include_history=` | the same for the listener (Bearer token) |
+//! | `GET /v1/recommendations/status` | what the model was trained on, and when |
+//!
+//! The model (`riff-recommend`) learns which artists go together from everyone's plays, which
+//! arrive on the `plays` topic; it is retrained in the queue handler, never on a request (see
+//! [`store`]). A listener's history is their plays, saved tracks and followed artists (the
+//! profile service's typed interface). Tracks come from the catalog's `top-tracks`: those of the
+//! artists the model scores, of the listener's own artists, and of their genres, ranked by
+//! artist score and then popularity; tracks the listener played or saved are left out unless
+//! `include_history=true`. A listener without history — or a model without data — gets the
+//! most popular tracks of the seeds' genres.
+
+pub mod params;
+pub mod rank;
+pub mod store;
+
+use std::collections::{HashMap, HashSet};
+
+use riff_guest::events::{Played, PLAYS};
+use riff_guest::{bearer_token, json_response, query_pairs, respond, ApiError, ApiResult};
+use riff_recommend::Query;
+use serde_json::{json, Value};
+use spin_sdk::http::{Method, Request, Response};
+
+use params::Seeds;
+
+mod bindings {
+    wit_bindgen::generate!({
+        path: ["../../wit/music", "../../wit/platform"],
+        inline: "
+            package riff:recommend-component;
+            world recommend {
+                import riff:music/auth@0.1.0;
+                import riff:music/catalog@0.1.0;
+                import riff:music/profile@0.1.0;
+                export riff:music/recommend@0.1.0;
+                export riff:platform/queue-handler@0.1.0;
+            }
+        ",
+        world: "riff:recommend-component/recommend",
+        generate_all,
+    });
+}
+
+use bindings::exports::riff::music::recommend as wit;
+use bindings::exports::riff::platform::queue_handler::{Guest as QueueGuest, Message};
+use bindings::riff::music::{auth, catalog, profile, types};
+
+riff_guest::service_error_fn!(types);
+
+const CATALOG: &str = "http://catalog.spin.internal";
+
+/// Artists the model is asked for, and candidate tracks fetched from the catalog.
+const ARTISTS_CONSIDERED: usize = 50;
+const CANDIDATE_TRACKS: u32 = 500;
+
+#[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+async fn handle(req: Request) -> Response {
+    respond(route(&req).await)
+}
+
+async fn route(req: &Request) -> ApiResult {
+    if !matches!(req.method(), Method::Get | Method::Head) {
+        return Err(ApiError::new(405, "use GET"));
+    }
+    let query = query_pairs(req.query());
+    let db = store::open()?;
+    match req.path().trim_end_matches('/') {
+        "/v1/recommendations/status" => Ok(json_response(200, &store::status(&db)?)),
+        "/v1/recommendations" => {
+            let seeds = Seeds::parse(&query)?;
+            let limit = params::limit(&query)?;
+            let (tracks, seed_objects) = for_seeds(&db, &seeds, limit)?;
+            let rendered = render(&tracks).await?;
+            Ok(json_response(200, &json!({ "seeds": seed_objects, "tracks": rendered })))
+        }
+        "/v1/me/recommendations" => {
+            let user = auth::verify_token(&bearer_token(req)?).map_err(service_error)?.user_id;
+            let limit = params::limit(&query)?;
+            let include_history = params::include_history(&query)?;
+            let tracks = for_listener(&db, &user, limit, include_history)?;
+            let rendered = render(&tracks).await?;
+            Ok(json_response(200, &json!({ "seeds": [], "tracks": rendered })))
+        }
+        other => Err(ApiError::not_found(format!("no such endpoint: {other}"))),
+    }
+}
+
+/// Recommendations from seeds: the seeds' artists and genres, and what the model puts next
+/// to those artists.
+fn for_seeds(
+    db: &spin_sdk::sqlite3::Connection,
+    seeds: &Seeds,
+    limit: u32,
+) -> ApiResult<(Vec<types::Track>, Vec<Value>)> {
+    let seed_tracks = catalog::get_tracks(&seeds.tracks).map_err(service_error)?;
+    let seed_artists = catalog::get_artists(&seeds.artists).map_err(service_error)?;
+    let mut artists: Vec<String> = Vec::new();
+    let mut genres: Vec<String> = seeds.genres.iter().map(|g| g.to_lowercase()).collect();
+    for (id, track) in seeds.tracks.iter().zip(&seed_tracks) {
+        let track =
+            track.as_ref().ok_or_else(|| ApiError::bad_request(format!("unknown seed track {id:?}")))?;
+        artists.push(track.artist_id.clone());
+        genres.extend(track.genre.iter().map(|g| g.to_lowercase()));
+    }
+    for (id, artist) in seeds.artists.iter().zip(&seed_artists) {
+        let artist =
+            artist.as_ref().ok_or_else(|| ApiError::bad_request(format!("unknown seed artist {id:?}")))?;
+        artists.push(artist.id.clone());
+        genres.extend(artist.genres.iter().map(|g| g.to_lowercase()));
+    }
+    let learned = store::with_model(db, |model| {
+        model.map(|m| m.recommend_from_seeds(&artists, &Query::top(ARTISTS_CONSIDERED).include_history()))
+    })?
+    .unwrap_or_default();
+    let own: HashMap<String, f32> = artists.iter().map(|a| (a.clone(), 1.0)).collect();
+    let exclude: HashSet<String> = seeds.tracks.iter().cloned().collect();
+    let plan = rank::Plan::new(&own, &learned, genres, exclude);
+    let (tracks, pool) = candidates_and_rank(&plan, limit)?;
+
+    let seed_objects: Vec<Value> =
+        [("ARTIST", &seeds.artists), ("TRACK", &seeds.tracks), ("GENRE", &seeds.genres)]
+            .into_iter()
+            .flat_map(|(kind, ids)| {
+                ids.iter().map(move |id| {
+                    let href = match kind {
+                        "ARTIST" => Value::String(format!("/v1/artists/{id}")),
+                        "TRACK" => Value::String(format!("/v1/tracks/{id}")),
+                        _ => Value::Null,
+                    };
+                    json!({ "id": id, "type": kind, "href": href, "initialPoolSize": pool.0,
+                        "afterFilteringSize": pool.1, "afterRelinkingSize": pool.1 })
+                })
+            })
+            .collect();
+    Ok((tracks, seed_objects))
+}
+
+/// Recommendations for a listener from their plays, saved tracks and followed artists.
+fn for_listener(
+    db: &spin_sdk::sqlite3::Connection,
+    user: &str,
+    limit: u32,
+    include_history: bool,
+) -> ApiResult<Vec<types::Track>> {
+    let mut own = store::listened(db, user)?;
+    let mut played = store::played_tracks(db, user)?;
+    // Plays the queue has not delivered here yet are in the profile already.
+    for play in profile::recently_played(user, 50).map_err(service_error)? {
+        played.insert(play.track_id);
+    }
+    let saved = profile::saved_tracks(user).map_err(service_error)?;
+    for artist in profile::followed_artists(user).map_err(service_error)? {
+        *own.entry(artist).or_default() += 1.0;
+    }
+    // The history's tracks tell its artists and genres.
+    let known: Vec<String> = played.iter().chain(&saved).take(100).cloned().collect();
+    let mut genres = Vec::new();
+    for track in catalog::get_tracks(&known).map_err(service_error)?.into_iter().flatten() {
+        if saved.contains(&track.id) {
+            *own.entry(track.artist_id.clone()).or_default() += 1.0;
+        } else {
+            own.entry(track.artist_id.clone()).or_insert(1.0);
+        }
+        genres.extend(track.genre.map(|g| g.to_lowercase()));
+    }
+    if own.is_empty() {
+        // Cold start: the most popular tracks of every genre.
+        genres = catalog::list_genres()
+            .map_err(service_error)?
+            .into_iter()
+            .map(|g| g.name.to_lowercase())
+            .collect();
+    }
+    let history: Vec<(String, f32)> = own.iter().map(|(a, w)| (a.clone(), *w)).collect();
+    let learned = store::with_model(db, |model| {
+        model.map(|m| m.recommend(&history, &Query::top(ARTISTS_CONSIDERED).include_history()))
+    })?
+    .unwrap_or_default();
+    let exclude: HashSet<String> =
+        if include_history { HashSet::new() } else { played.into_iter().chain(saved).collect() };
+    let plan = rank::Plan::new(&own, &learned, genres, exclude);
+    Ok(candidates_and_rank(&plan, limit)?.0)
+}
+
+/// Fetch the plan's candidate tracks from the catalog and rank them; also returns the pool
+/// size before and after filtering (Spotify's `initialPoolSize`, `afterFilteringSize`).
+fn candidates_and_rank(plan: &rank::Plan, limit: u32) -> ApiResult<(Vec<types::Track>, (usize, usize))> {
+    let artists: Vec<String> = plan.artists().cloned().collect();
+    let mut pool = catalog::top_tracks(&artists, &plan.genres, CANDIDATE_TRACKS).map_err(service_error)?;
+    if pool.len() < limit as usize {
+        // Too few of the listener's kind: fill with what is popular overall.
+        let genres: Vec<String> =
+            catalog::list_genres().map_err(service_error)?.into_iter().map(|g| g.name).collect();
+        pool.extend(catalog::top_tracks(&[], &genres, CANDIDATE_TRACKS).map_err(service_error)?);
+    }
+    let before = pool.len();
+    fn view(t: &types::Track) -> rank::Candidate<'_> {
+        rank::Candidate {
+            id: &t.id,
+            artist_id: &t.artist_id,
+            genre: t.genre.as_deref(),
+            popularity: t.popularity,
+        }
+    }
+    let after = plan.rank(pool.clone(), usize::MAX, view).len();
+    Ok((plan.rank(pool, limit as usize, view), (before, after)))
+}
+
+/// The catalog's JSON for `tracks`, in order (one batch call per 50).
+async fn render(tracks: &[types::Track]) -> ApiResult<Vec<Value>> {
+    let mut out = Vec::with_capacity(tracks.len());
+    for chunk in tracks.chunks(50) {
+        let ids: Vec<&str> = chunk.iter().map(|t| t.id.as_str()).collect();
+        let url = format!("{CATALOG}/v1/tracks?ids={}", ids.join(","));
+        let response: Response = spin_sdk::http::send(spin_sdk::http::Request::get(&url))
+            .await
+            .map_err(|e| ApiError::new(502, format!("the catalog did not answer: {e}")))?;
+        if *response.status() != 200 {
+            return Err(ApiError::new(502, format!("the catalog answered {}", response.status())));
+        }
+        let mut body: Value = serde_json::from_slice(response.body())
+            .map_err(|e| ApiError::new(502, format!("the catalog's answer is not JSON: {e}")))?;
+        out.extend(body["tracks"].take().as_array().into_iter().flatten().filter(|t| !t.is_null()).cloned());
+    }
+    Ok(out)
+}
+
+struct Service;
+
+impl QueueGuest for Service {
+    fn handle(message: Message) -> Result<(), String> {
+        let outcome = (|| -> ApiResult<()> {
+            if message.topic != PLAYS {
+                return Err(ApiError::bad_request(format!("unexpected topic {:?}", message.topic)));
+            }
+            let play: Played = serde_json::from_slice(&message.payload)
+                .map_err(|e| ApiError::bad_request(format!("not a play event: {e}")))?;
+            let db = store::open()?;
+            store::record_play(&db, &message.id, &play)?;
+            store::maybe_retrain(&db)
+        })();
+        outcome.map_err(|e| e.message)
+    }
+}
+
+impl wit::Guest for Service {
+    fn recommend(
+        user_id: Option<String>,
+        seeds: wit::Seeds,
+        limit: u32,
+    ) -> Result<Vec<types::Track>, types::Error> {
+        let as_error = |e: ApiError| match e.status {
+            400 => types::Error::Invalid(e.message),
+            404 => types::Error::NotFound(e.message),
+            _ => types::Error::Internal(e.message),
+        };
+        if !(1..=params::MAX_LIMIT).contains(&limit) {
+            return Err(types::Error::Invalid(format!("limit must be from 1 to {}", params::MAX_LIMIT)));
+        }
+        let db = store::open().map_err(as_error)?;
+        let seeds = Seeds { artists: seeds.artists, tracks: seeds.tracks, genres: seeds.genres };
+        match user_id {
+            Some(user) if seeds.is_empty() => for_listener(&db, &user, limit, false).map_err(as_error),
+            _ => {
+                seeds.check().map_err(as_error)?;
+                for_seeds(&db, &seeds, limit).map(|(tracks, _)| tracks).map_err(as_error)
+            }
+        }
+    }
+}
+
+bindings::export!(Service with_types_in bindings);
