@@ -12,6 +12,10 @@ cargo build --release --target wasm32-wasip2 --manifest-path components/Cargo.to
 cargo clippy --workspace --all-targets -- -D warnings
 (cd components && cargo clippy --release -- -D warnings)
 cargo test --workspace
-# Service logic in the shared guest crate is plain Rust: test it natively too.
+# Service logic is plain Rust: test it natively too. The search index's quality test reads
+# ../shared/data/chinook; the recommendation model's offline evaluation reads
+# ../shared/data/hetrec-lastfm-2k (release build: it trains on the whole data set).
 HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
-(cd components && cargo test -p riff-guest -p auth -p catalog -p profile --target "$HOST_TRIPLE")
+(cd components && cargo test -p riff-guest -p auth -p catalog -p profile -p search -p recommend -p riff-search \
+    --target "$HOST_TRIPLE")
+(cd components && cargo test --release -p riff-recommend --target "$HOST_TRIPLE" -- --nocapture)

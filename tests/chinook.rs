@@ -61,6 +61,23 @@ fn import_chinook_and_browse_it() {
     let again = import(&riff, &path, "admin-secret", false);
     assert!(again.status.success());
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&again.stdout).unwrap()["tracks"], 3503);
+
+    // Search took the import (it replaced the demo catalog) from the queue.
+    let find = |q: &str, kind: &str| -> serde_json::Value {
+        let url =
+            reqwest::Url::parse_with_params(&riff.url("/v1/search"), &[("q", q), ("type", kind)]).unwrap();
+        get_json(url.as_str()).1
+    };
+    let start = std::time::Instant::now();
+    while find("led zepelin", "artist")["artists"]["items"][0]["name"] != "Led Zeppelin" {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "Chinook never became searchable");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let tracks = find("stairway to heavn", "track");
+    assert_eq!(tracks["tracks"]["items"][0]["name"], "Stairway To Heaven", "{tracks}");
+    assert_eq!(find("sine waves", "artist")["artists"]["total"], 0, "the replaced demo is gone from search");
+    let acdc = find("artist:\"ac/dc\" for those", "track");
+    assert_eq!(acdc["tracks"]["items"][0]["artists"][0]["name"], "AC/DC", "{acdc}");
 }
 
 #[test]

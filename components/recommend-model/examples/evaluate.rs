@@ -14,7 +14,7 @@ mod common;
 
 use std::time::Instant;
 
-use riff_recommend::eval::{evaluate, Split};
+use riff_recommend::eval::{evaluate, Metrics, Split};
 use riff_recommend::{Algorithm, Interactions, Model};
 
 fn main() {
@@ -119,25 +119,26 @@ fn tune(split: &Split) {
     }
 }
 
-/// Every candidate on `n` further random splits (other seeds): mean ± standard deviation, to
-/// tell a real difference from the luck of one split.
+/// Every candidate on `n` further random splits (other seeds): mean ± standard deviation, and
+/// on how many splits each was the best, to tell a real difference from the luck of one split.
 fn repeat(data: &Interactions, n: u64) {
-    println!("repeated splits (seeds 1..={n}): NDCG@10 and HR@10, mean ± sd over the splits");
-    println!("| model | NDCG@10 | HR@10 | NDCG@10 / MostPop's |\n| --- | ---: | ---: | ---: |");
     let splits: Vec<Split> = (1..=n).map(|seed| Split::per_user(data, common::TEST_FRACTION, seed)).collect();
-    let mut baseline = Vec::new();
-    for (name, algorithm) in common::candidates() {
-        let runs: Vec<_> =
-            splits.iter().map(|s| evaluate(&Model::train(&s.train, algorithm), s, common::K)).collect();
-        let ndcg: Vec<f64> = runs.iter().map(|m| m.ndcg).collect();
-        let hr: Vec<f64> = runs.iter().map(|m| m.hit_rate).collect();
-        if baseline.is_empty() {
-            baseline = ndcg.clone();
-        }
-        let ratio: Vec<f64> = ndcg.iter().zip(&baseline).map(|(a, b)| a / b).collect();
-        let (n_mean, n_sd) = mean_sd(&ndcg);
-        let (h_mean, h_sd) = mean_sd(&hr);
-        println!("| {name} | {n_mean:.4} ± {n_sd:.4} | {h_mean:.4} ± {h_sd:.4} | {:.2} |", mean_sd(&ratio).0);
+    let results: Vec<(&str, Vec<Metrics>)> = common::candidates()
+        .into_iter()
+        .map(|(name, a)| {
+            (name, splits.iter().map(|s| evaluate(&Model::train(&s.train, a), s, common::K)).collect())
+        })
+        .collect();
+    let ndcg = |r: usize, s: usize| results[r].1[s].ndcg;
+    println!("repeated splits (seeds 1..={n}): mean ± sd over the splits");
+    println!("| model | NDCG@10 | HR@10 | NDCG@10 / MostPop's | best NDCG@10 on |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (r, (name, runs)) in results.iter().enumerate() {
+        let (n_mean, n_sd) = mean_sd(&runs.iter().map(|m| m.ndcg).collect::<Vec<_>>());
+        let (h_mean, h_sd) = mean_sd(&runs.iter().map(|m| m.hit_rate).collect::<Vec<_>>());
+        let ratio = mean_sd(&(0..runs.len()).map(|s| ndcg(r, s) / ndcg(0, s)).collect::<Vec<_>>()).0;
+        let wins = (0..runs.len()).filter(|&s| (0..results.len()).all(|o| ndcg(o, s) <= ndcg(r, s))).count();
+        println!("| {name} | {n_mean:.4} ± {n_sd:.4} | {h_mean:.4} ± {h_sd:.4} | {ratio:.2} | {wins}/{n} |");
     }
     println!();
 }

@@ -38,7 +38,7 @@ pub enum Algorithm {
     Ease {
         /// Neighbours kept per item.
         neighbours: u32,
-        /// L2 regularisation.
+        /// L2 regularisation (> 0).
         lambda: f32,
         /// How many of the most played items take part.
         max_items: u32,
@@ -433,6 +433,19 @@ mod tests {
                 back.recommend(&[("c", 1.0)], &Query::top(5)),
                 model.recommend(&[("c", 1.0)], &Query::top(5))
             );
+        }
+    }
+
+    #[test]
+    fn nonsensical_hyperparameters_still_give_a_usable_model() {
+        for algorithm in [
+            Algorithm::Ease { neighbours: 10, lambda: 0.0, max_items: 10 },
+            Algorithm::ItemKnn { neighbours: 10, shrink: -1.0 },
+            Algorithm::Rp3Beta { neighbours: 0, alpha: 1.0, beta: 1.0 },
+        ] {
+            let model = Model::train(&plays(), algorithm);
+            assert_eq!(Model::from_bytes(&model.to_bytes()).unwrap(), model);
+            assert_eq!(model.recommend(&[("a", 1.0)], &Query::top(3)).len(), 3);
         }
     }
 

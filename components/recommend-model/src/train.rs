@@ -106,7 +106,7 @@ pub(crate) fn train(m: &Incidence, algorithm: &Algorithm) -> Neighbours {
 }
 
 /// For each source item `i`, sums `step(i, u)` over the users `u` who played both `i` and `j`,
-/// turns each sum into a weight with `weigh(i, j, sum)` and keeps the `k` largest positive ones.
+/// turns each sum into a weight with `weigh(i, j, sum)` and keeps the `k` largest.
 fn co_occurrence(
     m: &Incidence,
     k: u32,
@@ -137,7 +137,8 @@ fn co_occurrence(
 
 /// EASE (Steck 2019): the item-item weights `B` that best reconstruct `X` from `X B` with an
 /// L2 penalty and a zero diagonal, in closed form `B = I - P / diag(P)`, `P = (XᵀX + λI)⁻¹`.
-/// The inverse is dense and cubic, so only the `max_items` most played items take part.
+/// The inverse is dense and cubic, so only the `max_items` most played items take part. Negative
+/// weights are kept: they say that an item makes another less likely.
 fn ease(m: &Incidence, k: u32, lambda: f32, max_items: u32) -> Neighbours {
     let n_items = m.items.len();
     let mut by_pop: Vec<usize> = (0..n_items).collect();
@@ -229,9 +230,10 @@ fn sweep_upper(a: &mut [f32], n: usize) {
 }
 
 /// The `k` weights of a row that matter most (largest magnitude: EASE's negative weights
-/// carry information too), sorted by item id (the order rows are stored in).
+/// carry information too), sorted by item id (the order rows are stored in). Weights that are
+/// not finite (from nonsensical hyperparameters) are dropped.
 fn top_k(mut row: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
-    row.retain(|&(_, w)| w != 0.0);
+    row.retain(|&(_, w)| w != 0.0 && w.is_finite());
     if row.len() > k {
         row.select_nth_unstable_by(k, |a, b| b.1.abs().total_cmp(&a.1.abs()).then(a.0.cmp(&b.0)));
         row.truncate(k);

@@ -32,10 +32,16 @@ fn sql_error(e: impl std::fmt::Debug) -> ApiError {
     ApiError::internal(format!("recommend database: {e:?}"))
 }
 
+/// The database, its tables created on an instance's first use (warm instances skip it).
 pub fn open() -> ApiResult<Connection> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static READY: AtomicBool = AtomicBool::new(false);
     let db = Connection::open(DATABASE).map_err(sql_error)?;
-    for statement in SCHEMA {
-        db.execute(statement, &[]).map_err(sql_error)?;
+    if !READY.load(Ordering::Relaxed) {
+        for statement in SCHEMA {
+            db.execute(statement, &[]).map_err(sql_error)?;
+        }
+        READY.store(true, Ordering::Relaxed);
     }
     Ok(db)
 }

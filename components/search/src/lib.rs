@@ -65,9 +65,10 @@ async fn route(req: &Request) -> ApiResult {
     let hits = store::with_index(&db, |index| {
         index.search(&search.query, &search.kinds, search.limit, search.offset)
     })?;
+    // One catalog lookup per result type, all at once.
+    let rendered = futures::future::try_join_all(hits.iter().map(render)).await?;
     let mut body = serde_json::Map::new();
-    for kind_hits in &hits {
-        let items = render(kind_hits).await?;
+    for (kind_hits, items) in hits.iter().zip(rendered) {
         let href = search.href(kind_hits.kind);
         body.insert(
             format!("{}s", kind_name(kind_hits.kind)),

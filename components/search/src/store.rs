@@ -13,7 +13,8 @@
 //! Event handlers only write SQL; the instance that handled an event, like every other, then
 //! catches up from the log. Handlers are idempotent and tolerate reordering (a retried message
 //! can arrive after later ones): a doc is replaced only by a write of the same or a later
-//! generation, and "cleared" removes only docs of earlier generations.
+//! generation, "cleared" removes only docs of earlier generations, and writes older than the
+//! latest "cleared" are ignored.
 
 use std::cell::RefCell;
 
@@ -36,16 +37,23 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS snapshot (k INTEGER PRIMARY KEY CHECK (k = 1), seq INTEGER NOT NULL, blob BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS plays (track_id TEXT PRIMARY KEY, count INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY)",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 ];
 
 fn sql_error(e: impl std::fmt::Debug) -> ApiError {
     ApiError::internal(format!("search database: {e:?}"))
 }
 
+/// The database, its tables created on an instance's first use (warm instances skip it).
 pub fn open() -> ApiResult<Connection> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static READY: AtomicBool = AtomicBool::new(false);
     let db = Connection::open(DATABASE).map_err(sql_error)?;
-    for statement in SCHEMA {
-        db.execute(statement, &[]).map_err(sql_error)?;
+    if !READY.load(Ordering::Relaxed) {
+        for statement in SCHEMA {
+            db.execute(statement, &[]).map_err(sql_error)?;
+        }
+        READY.store(true, Ordering::Relaxed);
     }
     Ok(db)
 }
@@ -175,6 +183,12 @@ pub fn decode(json: &str, plays: i64) -> Option<Doc> {
 pub fn apply_catalog_change(db: &Connection, event: &CatalogChanged) -> ApiResult<()> {
     match event {
         CatalogChanged::Upserted { generation, docs } => {
+            // Written before a later "cleared" (a retried message arriving late): already gone.
+            let cleared_before =
+                scalar(db, "SELECT COALESCE(MAX(value), 0) FROM meta WHERE key = 'cleared_before'", &[])?;
+            if (*generation as i64) < cleared_before {
+                return Ok(());
+            }
             let docs: Vec<&CatalogDoc> = docs.iter().filter(|d| parse_kind(&d.kind).is_some()).collect();
             for chunk in docs.chunks(CHUNK) {
                 let mut params = Vec::with_capacity(chunk.len() * 4);
@@ -206,6 +220,12 @@ pub fn apply_catalog_change(db: &Connection, event: &CatalogChanged) -> ApiResul
         }
         CatalogChanged::Cleared { generation } => {
             let generation = Sql::Integer(*generation as i64);
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('cleared_before', ?)
+                 ON CONFLICT (key) DO UPDATE SET value = MAX(value, excluded.value)",
+                std::slice::from_ref(&generation),
+            )
+            .map_err(sql_error)?;
             db.execute(
                 "INSERT INTO changes (kind, id) SELECT kind, id FROM docs WHERE generation < ?",
                 std::slice::from_ref(&generation),
