@@ -63,7 +63,7 @@ fn bad_dependencies_are_refused_at_load() {
     assert!(e.contains("does not export riff:music/auth@0.1.0"), "{e}");
 
     let e = load_error(&APP.replace("\"riff:music/auth\"", "\"riff:music/catalog\""));
-    assert!(e.contains("riff:music/catalog\" is not imported by \"caller\""), "{e}");
+    assert!(e.contains("\"caller\" does not import \"riff:music/catalog\""), "{e}");
 
     let e = load_error(
         &APP.replace("[component.caller.dependencies]\n\"riff:music/auth\" = { component = \"stub\" }\n", ""),

@@ -133,10 +133,14 @@ fn resolve(
     callee: &Component,
 ) -> Result<Resolved> {
     let caller_ty = caller.component_type();
-    let (import_name, import) = caller_ty
-        .imports(engine)
-        .find(|(name, _)| names_match(name, &dep.interface))
-        .ok_or_else(|| anyhow!("dependencies: {:?} is not imported by {caller_id:?}", dep.interface))?;
+    let (import_name, import) =
+        caller_ty.imports(engine).find(|(name, _)| names_match(name, &dep.interface)).ok_or_else(|| {
+            anyhow!(
+                "dependencies: {caller_id:?} does not import {:?} (remove the dependency from spin.toml, \
+                 or import the interface)",
+                dep.interface
+            )
+        })?;
     let ComponentItem::ComponentInstance(import) = import.ty else {
         bail!("dependencies: {import_name} is not an interface");
     };
