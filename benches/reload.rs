@@ -12,13 +12,15 @@
 //! target/release/riff-reload-timing --riff target/release/riff --manifest spin.toml --component catalog
 //! ```
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+
+mod running;
+use running::Running;
 
 #[derive(Parser)]
 struct Args {
@@ -41,21 +43,9 @@ struct Args {
 
 const TOKEN: &str = "reload-timing";
 
-struct Running {
-    child: Child,
-    base: String,
-    admin: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn start(args: &Args, state: &Path, cache: &Path) -> Result<Running> {
-    let mut child = Command::new(&args.riff)
+    let mut command = Command::new(&args.riff);
+    command
         .args(["up", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "-f"])
         .arg(&args.manifest)
         .arg("--state-dir")
@@ -63,26 +53,8 @@ fn start(args: &Args, state: &Path, cache: &Path) -> Result<Running> {
         .arg("--cache-dir")
         .arg(cache)
         .env("RIFF_ADMIN_TOKEN", TOKEN)
-        .env("RIFF_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .with_context(|| format!("starting {}", args.riff.display()))?;
-    let stdout = child.stdout.take().expect("piped");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut admin = String::new();
-    while let Some(line) = lines.next() {
-        let line = line?;
-        if let Some(rest) = line.strip_prefix("Admin API ") {
-            admin = rest.split_whitespace().next().unwrap_or_default().to_string();
-        }
-        if let Some(base) = line.strip_prefix("Serving ") {
-            // Keep reading what riff prints, so it never writes into a closed pipe.
-            std::thread::spawn(move || lines.for_each(drop));
-            return Ok(Running { child, base: base.trim().to_string(), admin });
-        }
-    }
-    bail!("riff exited before serving")
+        .env("RIFF_LOG", "warn");
+    Running::start(command)
 }
 
 /// Start riff and time until `route` answers 200.

@@ -13,14 +13,16 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Parser;
+
+mod running;
 use riff_search::{Doc, Kind};
+use running::Running;
 use serde_json::{json, Value};
 
 #[derive(Parser)]
@@ -42,40 +44,23 @@ struct Args {
 
 const ADMIN: &str = "search-latency";
 
-struct Running {
-    child: Child,
-    base: String,
+/// A riff with its own state directory (removed when both are dropped).
+struct App {
+    running: Running,
     _state: tempfile::TempDir,
 }
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(args: &Args) -> Result<Running> {
+fn start(args: &Args) -> Result<App> {
     let state = tempfile::tempdir()?;
-    let mut child = Command::new(&args.riff)
+    let mut command = Command::new(&args.riff);
+    command
         .args(["up", "--listen", "127.0.0.1:0", "--no-admin", "-f"])
         .arg(&args.manifest)
         .arg("--state-dir")
         .arg(state.path())
         .env("RIFF_VARIABLE_CATALOG_ADMIN_TOKEN", ADMIN)
-        .env("RIFF_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("starting {}", args.riff.display()))?;
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    while let Some(line) = lines.next() {
-        if let Some(base) = line?.strip_prefix("Serving ") {
-            let base = base.trim().to_string();
-            std::thread::spawn(move || lines.for_each(drop));
-            return Ok(Running { child, base, _state: state });
-        }
-    }
-    bail!("riff exited before serving")
+        .env("RIFF_LOG", "warn");
+    Ok(App { running: Running::start(command)?, _state: state })
 }
 
 fn client() -> reqwest::blocking::Client {
@@ -161,7 +146,7 @@ fn typo(word: &str, rng: &mut fastrand::Rng) -> String {
     chars.into_iter().collect()
 }
 
-fn queries(names: &[(String, &'static str)], genres: &[String], n: usize) -> Vec<(String, &'static str)> {
+fn queries(names: &[(String, &'static str)], genres: &[String], n: usize) -> Names {
     let mut rng = fastrand::Rng::with_seed(7);
     (0..n)
         .map(|i| {
@@ -217,7 +202,10 @@ fn report(label: &str, times: &[Duration], indexed: Duration) {
     );
 }
 
-fn chinook_names(path: &Path) -> Result<(Vec<(String, &'static str)>, Vec<String>)> {
+/// (name, kind) of every searchable item.
+type Names = Vec<(String, &'static str)>;
+
+fn chinook_names(path: &Path) -> Result<(Names, Vec<String>)> {
     // python3's sqlite3 reads the file; no SQLite library in this crate.
     let script = "import sqlite3,sys,json; d=sqlite3.connect(sys.argv[1]); \
         print(json.dumps({'artists':[r[0] for r in d.execute('select Name from Artist')], \
@@ -239,12 +227,12 @@ fn chinook_names(path: &Path) -> Result<(Vec<(String, &'static str)>, Vec<String
 fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(path) = args.chinook.as_ref().filter(|p| p.exists()) {
-        let running = start(&args)?;
+        let app = start(&args)?;
         let script = args.manifest.parent().unwrap_or(Path::new(".")).join("scripts/import-chinook.py");
         let status = Command::new("python3")
             .arg(script)
             .arg("--replace")
-            .args([running.base.as_str(), ADMIN])
+            .args([app.running.base.as_str(), ADMIN])
             .arg(path)
             .stdout(Stdio::null())
             .status()?;
@@ -253,19 +241,19 @@ fn main() -> Result<()> {
         }
         let (names, genres) = chinook_names(path)?;
         let last = names.iter().rfind(|(_, k)| *k == "track").expect("tracks").0.clone();
-        let indexed = wait_indexed(&running.base, &last, "track")?;
-        measure(&running.base, &queries(&names, &genres, 100))?; // warm-up
-        let times = measure(&running.base, &queries(&names, &genres, args.queries))?;
+        let indexed = wait_indexed(&app.running.base, &last, "track")?;
+        measure(&app.running.base, &queries(&names, &genres, 100))?; // warm-up
+        let times = measure(&app.running.base, &queries(&names, &genres, args.queries))?;
         report("Chinook (3,503 tracks)", &times, indexed);
     }
     if args.tracks > 0 {
-        let running = start(&args)?;
+        let app = start(&args)?;
         let docs = riff_search::synthetic::catalog(args.tracks, 42);
         let began = Instant::now();
-        import_docs(&running.base, &docs)?;
+        import_docs(&app.running.base, &docs)?;
         let imported = began.elapsed();
         let last = docs.iter().rfind(|d| d.kind == Kind::Track).expect("tracks");
-        let indexed = wait_indexed(&running.base, &last.name, "track")?;
+        let indexed = wait_indexed(&app.running.base, &last.name, "track")?;
         let names: Vec<(String, &'static str)> = docs
             .iter()
             .map(|d| {
@@ -280,8 +268,8 @@ fn main() -> Result<()> {
         let mut genres: Vec<String> = docs.iter().flat_map(|d| d.genres.clone()).collect();
         genres.sort();
         genres.dedup();
-        measure(&running.base, &queries(&names, &genres, 100))?;
-        let times = measure(&running.base, &queries(&names, &genres, args.queries))?;
+        measure(&app.running.base, &queries(&names, &genres, 100))?;
+        let times = measure(&app.running.base, &queries(&names, &genres, args.queries))?;
         println!("(generated catalog imported in {:.1} s)", imported.as_secs_f64());
         report(&format!("generated ({} tracks)", args.tracks), &times, indexed);
     }

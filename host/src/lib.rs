@@ -38,5 +38,6 @@ pub mod loader;
 pub mod manifest;
 pub mod reload;
 pub mod runtime_config;
+pub mod sqlite;
 pub mod state;
 pub mod trigger;

@@ -5,7 +5,9 @@
 //! Everything here is plain Rust over spin-sdk's request/response types and is unit-tested
 //! natively (`cargo test -p riff-guest --target x86_64-unknown-linux-gnu`).
 
+pub mod catalog;
 pub mod events;
+pub mod store;
 pub mod time;
 
 use serde::de::DeserializeOwned;

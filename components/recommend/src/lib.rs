@@ -53,8 +53,6 @@ use bindings::riff::music::{auth, catalog, profile, types};
 
 riff_guest::service_error_fn!(types);
 
-const CATALOG: &str = "http://catalog.spin.internal";
-
 /// Artists the model is asked for, and candidate tracks fetched from the catalog.
 const ARTISTS_CONSIDERED: usize = 50;
 const CANDIDATE_TRACKS: u32 = 500;
@@ -213,23 +211,10 @@ fn candidates_and_rank(plan: &rank::Plan, limit: u32) -> ApiResult<(Vec<types::T
     Ok((plan.rank(pool, limit as usize, view), (before, after)))
 }
 
-/// The catalog's JSON for `tracks`, in order (one batch call per 50).
+/// The catalog's JSON for `tracks`, in order.
 async fn render(tracks: &[types::Track]) -> ApiResult<Vec<Value>> {
-    let mut out = Vec::with_capacity(tracks.len());
-    for chunk in tracks.chunks(50) {
-        let ids: Vec<&str> = chunk.iter().map(|t| t.id.as_str()).collect();
-        let url = format!("{CATALOG}/v1/tracks?ids={}", ids.join(","));
-        let response: Response = spin_sdk::http::send(spin_sdk::http::Request::get(&url))
-            .await
-            .map_err(|e| ApiError::new(502, format!("the catalog did not answer: {e}")))?;
-        if *response.status() != 200 {
-            return Err(ApiError::new(502, format!("the catalog answered {}", response.status())));
-        }
-        let mut body: Value = serde_json::from_slice(response.body())
-            .map_err(|e| ApiError::new(502, format!("the catalog's answer is not JSON: {e}")))?;
-        out.extend(body["tracks"].take().as_array().into_iter().flatten().filter(|t| !t.is_null()).cloned());
-    }
-    Ok(out)
+    let ids: Vec<String> = tracks.iter().map(|t| t.id.clone()).collect();
+    riff_guest::catalog::objects("track", &ids).await
 }
 
 struct Service;

@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use riff_guest::events::Played;
+use riff_guest::store::{first_delivery, scalar, sql_error};
 use riff_guest::{ApiError, ApiResult};
 use riff_recommend::{Algorithm, Interactions, Model};
 use serde_json::{json, Value};
@@ -24,42 +25,19 @@ pub const RETRAIN_EVERY: i64 = 10;
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS plays (id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, artist_id TEXT NOT NULL, track_id TEXT NOT NULL, played_at INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS plays_user ON plays (user_id)",
-    "CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY)",
+    riff_guest::store::SEEN_TABLE,
     "CREATE TABLE IF NOT EXISTS model (k INTEGER PRIMARY KEY CHECK (k = 1), version INTEGER NOT NULL, trained_at INTEGER NOT NULL, plays INTEGER NOT NULL, algorithm TEXT NOT NULL, blob BLOB NOT NULL)",
 ];
 
-fn sql_error(e: impl std::fmt::Debug) -> ApiError {
-    ApiError::internal(format!("recommend database: {e:?}"))
-}
-
-/// The database, its tables created on an instance's first use (warm instances skip it).
+/// The database, its tables created on an instance's first use.
 pub fn open() -> ApiResult<Connection> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static READY: AtomicBool = AtomicBool::new(false);
-    let db = Connection::open(DATABASE).map_err(sql_error)?;
-    if !READY.load(Ordering::Relaxed) {
-        for statement in SCHEMA {
-            db.execute(statement, &[]).map_err(sql_error)?;
-        }
-        READY.store(true, Ordering::Relaxed);
-    }
-    Ok(db)
-}
-
-fn scalar(db: &Connection, sql: &str, params: &[Sql]) -> ApiResult<i64> {
-    let result = db.execute(sql, params).map_err(sql_error)?;
-    Ok(result.rows.first().and_then(|row| row.get::<i64>(0)).unwrap_or(0))
+    static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    riff_guest::store::open(DATABASE, SCHEMA, &READY)
 }
 
 /// Store one play, once however often its message is delivered.
 pub fn record_play(db: &Connection, message_id: &str, play: &Played) -> ApiResult<()> {
-    let fresh = db
-        .execute(
-            "INSERT INTO seen (message_id) VALUES (?) ON CONFLICT DO NOTHING RETURNING message_id",
-            &[Sql::Text(message_id.to_string())],
-        )
-        .map_err(sql_error)?;
-    if fresh.rows.is_empty() {
+    if !first_delivery(db, message_id)? {
         return Ok(());
     }
     db.execute(

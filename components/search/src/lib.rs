@@ -43,8 +43,6 @@ use bindings::exports::riff::platform::queue_handler::{Guest as QueueGuest, Mess
 use bindings::riff::music::catalog;
 use bindings::riff::music::types as wit_types;
 
-const CATALOG: &str = "http://catalog.spin.internal";
-
 #[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 async fn handle(req: Request) -> Response {
@@ -83,11 +81,9 @@ async fn route(req: &Request) -> ApiResult {
 async fn wake_catalog(db: &spin_sdk::sqlite3::Connection) {
     use std::sync::atomic::{AtomicBool, Ordering};
     static ASKED: AtomicBool = AtomicBool::new(false);
-    if ASKED.swap(true, Ordering::Relaxed) || !store::is_empty(db) {
-        return;
+    if !ASKED.swap(true, Ordering::Relaxed) && store::is_empty(db) {
+        riff_guest::catalog::wake().await;
     }
-    let _ = spin_sdk::http::send::<_, Response>(spin_sdk::http::Request::get(format!("{CATALOG}/v1/genres")))
-        .await;
 }
 
 pub fn kind_name(kind: Kind) -> &'static str {
@@ -98,24 +94,9 @@ pub fn kind_name(kind: Kind) -> &'static str {
     }
 }
 
-/// The catalog's JSON objects for one page of ids, in rank order (items the catalog no longer
-/// has are left out).
+/// The catalog's JSON objects for one page of ids, in rank order.
 async fn render(hits: &Hits) -> ApiResult<Vec<Value>> {
-    if hits.ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let plural = format!("{}s", kind_name(hits.kind));
-    let url = format!("{CATALOG}/v1/{plural}?ids={}", hits.ids.join(","));
-    let response: Response = spin_sdk::http::send(spin_sdk::http::Request::get(&url))
-        .await
-        .map_err(|e| ApiError::new(502, format!("the catalog did not answer: {e}")))?;
-    if *response.status() != 200 {
-        return Err(ApiError::new(502, format!("the catalog answered {} for {plural}", response.status())));
-    }
-    let mut body: Value = serde_json::from_slice(response.body())
-        .map_err(|e| ApiError::new(502, format!("the catalog's answer is not JSON: {e}")))?;
-    let items = body[plural.as_str()].take();
-    Ok(items.as_array().into_iter().flatten().filter(|v| !v.is_null()).cloned().collect())
+    riff_guest::catalog::objects(kind_name(hits.kind), &hits.ids).await
 }
 
 struct Service;

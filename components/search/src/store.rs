@@ -19,6 +19,7 @@
 use std::cell::RefCell;
 
 use riff_guest::events::{CatalogChanged, CatalogDoc, Played};
+use riff_guest::store::{first_delivery, scalar, sql_error};
 use riff_guest::{ApiError, ApiResult};
 use riff_search::{Doc, Index, Kind};
 use spin_sdk::sqlite3::{Connection, Value as Sql};
@@ -36,26 +37,14 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS changes (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, id TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS snapshot (k INTEGER PRIMARY KEY CHECK (k = 1), seq INTEGER NOT NULL, blob BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS plays (track_id TEXT PRIMARY KEY, count INTEGER NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS seen (message_id TEXT PRIMARY KEY)",
+    riff_guest::store::SEEN_TABLE,
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
 ];
 
-fn sql_error(e: impl std::fmt::Debug) -> ApiError {
-    ApiError::internal(format!("search database: {e:?}"))
-}
-
-/// The database, its tables created on an instance's first use (warm instances skip it).
+/// The database, its tables created on an instance's first use.
 pub fn open() -> ApiResult<Connection> {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    static READY: AtomicBool = AtomicBool::new(false);
-    let db = Connection::open(DATABASE).map_err(sql_error)?;
-    if !READY.load(Ordering::Relaxed) {
-        for statement in SCHEMA {
-            db.execute(statement, &[]).map_err(sql_error)?;
-        }
-        READY.store(true, Ordering::Relaxed);
-    }
-    Ok(db)
+    static READY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    riff_guest::store::open(DATABASE, SCHEMA, &READY)
 }
 
 /// Has the index never received a document?
@@ -82,11 +71,6 @@ pub fn with_index<R>(db: &Connection, f: impl FnOnce(&Index) -> R) -> ApiResult<
         catch_up(db, &mut slot)?;
         Ok(f(&slot.as_ref().expect("loaded by catch_up").index))
     })
-}
-
-fn scalar(db: &Connection, sql: &str, params: &[Sql]) -> ApiResult<i64> {
-    let result = db.execute(sql, params).map_err(sql_error)?;
-    Ok(result.rows.first().and_then(|row| row.get::<i64>(0)).unwrap_or(0))
 }
 
 fn catch_up(db: &Connection, slot: &mut Option<Loaded>) -> ApiResult<()> {
@@ -239,13 +223,7 @@ pub fn apply_catalog_change(db: &Connection, event: &CatalogChanged) -> ApiResul
 
 /// Count one play (once per message, however often it is delivered).
 pub fn apply_play(db: &Connection, message_id: &str, play: &Played) -> ApiResult<()> {
-    let fresh = db
-        .execute(
-            "INSERT INTO seen (message_id) VALUES (?) ON CONFLICT DO NOTHING RETURNING message_id",
-            &[Sql::Text(message_id.to_string())],
-        )
-        .map_err(sql_error)?;
-    if fresh.rows.is_empty() {
+    if !first_delivery(db, message_id)? {
         return Ok(());
     }
     let track = Sql::Text(play.track_id.clone());

@@ -16,8 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use anyhow::Result;
 use sqlx::SqlitePool;
 use tokio::sync::{Mutex, RwLock};
 use wasmtime::component::Resource;
@@ -44,19 +43,7 @@ struct Entry {
 impl KvStore {
     /// Open (creating if needed) the SQLite file at `path` and load the mirror.
     pub async fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("opening key-value store {}", path.display()))?;
+        let pool = crate::sqlite::open_pool(path, 1, "key-value store").await?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID",
         )

@@ -78,7 +78,7 @@ pub trait QueueBackend: Send + Sync {
     /// The subscriber handled the message: forget the delivery.
     fn ack<'a>(&'a self, delivery: &'a Delivery, subscriber: &'a str) -> BoxFuture<'a, Result<()>>;
 
-    /// The subscriber failed: retry after `backoff`, or make it a dead letter when `dead`.
+    /// The subscriber failed: deliver again after `retry_in`, or, when `None`, keep it as a dead letter.
     fn fail<'a>(
         &'a self,
         delivery: &'a Delivery,

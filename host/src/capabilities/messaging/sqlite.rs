@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, Result};
 use futures::future::BoxFuture;
 use futures::FutureExt;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 use tokio::sync::Notify;
 
@@ -48,22 +47,7 @@ CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (subscriber, dead, due_m
 
 impl SqliteQueue {
     pub async fn open(path: &Path) -> Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL in WAL mode survives a crash of the process (not of the machine).
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .with_context(|| format!("opening the message queue {}", path.display()))?;
+        let pool = crate::sqlite::open_pool(path, 4, "the message queue").await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await.context("creating the queue tables")?;
         Ok(Self { pool, subscriptions: RwLock::new(Vec::new()), published: Notify::new() })
     }
