@@ -170,6 +170,11 @@ fn warm_instances_serve_in_turn_up_to_max_requests_and_retire_at_a_swap() {
     assert_eq!(counter(&riff), 1);
     assert_eq!(counter(&riff), 2);
 
+    // An instance that trapped is dropped, never reused: the next request gets a fresh one.
+    assert_eq!(get(&riff.url("/sub/trap")).0, 500);
+    assert_eq!(counter(&riff), 1);
+    assert_eq!(counter(&riff), 2);
+
     // A new version starts with fresh instances; the old version's warm ones are gone.
     let mut variant = std::fs::read(wasm_dir().join("subscriber.wasm")).unwrap();
     variant.extend_from_slice(&[0, 5, 4, b't', b'e', b's', b't']); // a custom section: new hash

@@ -11,7 +11,7 @@
 //!
 //! HTTP: `POST /sub/publish/<topic>` publishes the body; `GET /sub/state/<key>` answers
 //! `{"attempts": n, "handled": n}`; `GET /sub/counter` answers how many requests this instance
-//! has served (1 without instance reuse).
+//! has served (1 without instance reuse); `GET /sub/trap` traps.
 
 mod bindings {
     wit_bindgen::generate!({
@@ -105,6 +105,8 @@ fn http(req: Request) -> anyhow::Result<impl IntoResponse> {
         (200, state.to_string())
     } else if path == "/sub/counter" {
         (200, served.to_string())
+    } else if path == "/sub/trap" {
+        panic!("told to trap")
     } else {
         (404, "no such route".to_string())
     };
