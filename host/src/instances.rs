@@ -66,6 +66,8 @@ impl WarmPool {
         if self.retired.load(Ordering::Acquire) || warm.served >= self.settings.max_requests {
             return;
         }
+        // The request is over: nothing it left open carries into the next one.
+        warm.store.data_mut().end_transactions();
         warm.idle_since = Instant::now();
         let mut idle = self.idle.lock().expect("warm pool lock");
         if idle.len() < MAX_IDLE {

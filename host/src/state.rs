@@ -24,6 +24,8 @@ pub struct RequestState {
     pub component: Arc<ComponentRuntime>,
     /// When the current request must have finished (reset for each request a warm instance serves).
     pub deadline: Instant,
+    /// SQL transactions the guest opened (`riff:platform/sql`), ended with the request.
+    pub transactions: crate::capabilities::transactions::OpenTransactions,
 }
 
 impl RequestState {
@@ -44,6 +46,7 @@ impl RequestState {
             hooks,
             component,
             deadline,
+            transactions: Default::default(),
         }
     }
 }

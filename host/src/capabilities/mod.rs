@@ -10,6 +10,7 @@ pub mod outbound_http;
 pub mod services;
 pub mod sql;
 pub mod stdio;
+pub mod transactions;
 pub mod variables;
 
 use wasmtime::component::{HasSelf, Linker};
@@ -39,6 +40,7 @@ pub mod bindings {
                 import wasi:keyvalue/batch@0.2.0-draft2;
                 import wasi:config/store@0.2.0-draft-2024-09-27;
                 import riff:platform/messaging@0.1.0;
+                import riff:platform/sql@0.1.0;
             }
         ",
         world: "riff:host/capabilities",
@@ -49,6 +51,7 @@ pub mod bindings {
             "spin:sqlite/sqlite.connection": super::sql::SqlConnection,
             "wasi:keyvalue/store.bucket": super::key_value::KvHandle,
             "wasi:keyvalue/atomics.cas": super::key_value::CasHandle,
+            "riff:platform/sql.transaction": super::transactions::Transaction,
         },
     });
 }

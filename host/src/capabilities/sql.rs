@@ -53,48 +53,63 @@ impl SqlDatabase {
 
     /// Run one statement with bound parameters.
     pub async fn execute(&self, statement: &str, params: Vec<SqlValue>) -> Result<SqlOutcome, String> {
-        let mut args = SqliteArguments::default();
-        for p in params {
-            let added = match p {
-                SqlValue::Integer(i) => args.add(i),
-                SqlValue::Real(f) => args.add(f),
-                SqlValue::Text(s) => args.add(s),
-                SqlValue::Blob(b) => args.add(b),
-                SqlValue::Null => args.add(Option::<i64>::None),
-            };
-            added.map_err(|e| e.to_string())?;
-        }
         let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
-        let mut outcome = SqlOutcome::default();
-        {
-            // `fetch_many` yields rows *and* the statement's counters in one round trip to
-            // SQLite's worker thread. It is deprecated only for multi-statement strings, which
-            // Spin's interface does not promise either.
-            #[allow(deprecated)]
-            let mut stream = sqlx::query_with(statement, args).fetch_many(&mut *conn);
-            while let Some(item) = stream.try_next().await.map_err(describe_error)? {
-                match item {
-                    sqlx::Either::Left(done) => {
-                        outcome.rows_affected += done.rows_affected();
-                        outcome.last_insert_rowid = done.last_insert_rowid();
+        run(&mut conn, statement, params).await
+    }
+
+    /// Begin a transaction (`BEGIN IMMEDIATE`: it takes the write lock at once, so two
+    /// transactions never interleave their writes). Dropping it uncommitted rolls it back.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, String> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(describe_error)
+    }
+}
+
+/// Run one statement with bound parameters on `conn`.
+pub async fn run(
+    conn: &mut sqlx::SqliteConnection,
+    statement: &str,
+    params: Vec<SqlValue>,
+) -> Result<SqlOutcome, String> {
+    let mut args = SqliteArguments::default();
+    for p in params {
+        let added = match p {
+            SqlValue::Integer(i) => args.add(i),
+            SqlValue::Real(f) => args.add(f),
+            SqlValue::Text(s) => args.add(s),
+            SqlValue::Blob(b) => args.add(b),
+            SqlValue::Null => args.add(Option::<i64>::None),
+        };
+        added.map_err(|e| e.to_string())?;
+    }
+    let mut outcome = SqlOutcome::default();
+    {
+        // `fetch_many` yields rows *and* the statement's counters in one round trip to
+        // SQLite's worker thread. It is deprecated only for multi-statement strings, which
+        // Spin's interface does not promise either.
+        #[allow(deprecated)]
+        let mut stream = sqlx::query_with(statement, args).fetch_many(&mut *conn);
+        while let Some(item) = stream.try_next().await.map_err(describe_error)? {
+            match item {
+                sqlx::Either::Left(done) => {
+                    outcome.rows_affected += done.rows_affected();
+                    outcome.last_insert_rowid = done.last_insert_rowid();
+                }
+                sqlx::Either::Right(row) => {
+                    if outcome.columns.is_empty() {
+                        outcome.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
                     }
-                    sqlx::Either::Right(row) => {
-                        if outcome.columns.is_empty() {
-                            outcome.columns = row.columns().iter().map(|c| c.name().to_string()).collect();
-                        }
-                        outcome.rows.push(read_row(&row)?);
-                    }
+                    outcome.rows.push(read_row(&row)?);
                 }
             }
         }
-        if outcome.rows.is_empty() && may_return_rows(statement) {
-            // No row to read column names from: ask the (cached) prepared statement.
-            if let Ok(stmt) = (&mut *conn).prepare(statement).await {
-                outcome.columns = stmt.columns().iter().map(|c| c.name().to_string()).collect();
-            }
-        }
-        Ok(outcome)
     }
+    if outcome.rows.is_empty() && may_return_rows(statement) {
+        // No row to read column names from: ask the (cached) prepared statement.
+        if let Ok(stmt) = (&mut *conn).prepare(statement).await {
+            outcome.columns = stmt.columns().iter().map(|c| c.name().to_string()).collect();
+        }
+    }
+    Ok(outcome)
 }
 
 /// Whether a statement can produce a result set, so an empty one still needs column names.
@@ -106,7 +121,7 @@ fn may_return_rows(statement: &str) -> bool {
     reads || statement.to_ascii_uppercase().contains("RETURNING")
 }
 
-fn describe_error(e: sqlx::Error) -> String {
+pub fn describe_error(e: sqlx::Error) -> String {
     match e {
         sqlx::Error::Database(db) => db.message().to_string(),
         other => other.to_string(),
@@ -159,19 +174,24 @@ pub struct SqlConnection {
     changes: u64,
 }
 
-enum OpenError {
+pub enum OpenError {
     AccessDenied,
     NoSuchDatabase,
 }
 
 impl RequestState {
-    fn open_sql(&mut self, label: &str) -> Result<Resource<SqlConnection>, OpenError> {
+    /// The database labelled `label`, if this component is granted it.
+    pub fn granted_database(&self, label: &str) -> Result<Arc<SqlDatabase>, OpenError> {
         let runtime = &self.component;
-        let db = match runtime.sql_databases.get(label) {
-            Some(db) => db.clone(),
-            None if runtime.known_sql_labels.contains(label) => return Err(OpenError::AccessDenied),
-            None => return Err(OpenError::NoSuchDatabase),
-        };
+        match runtime.sql_databases.get(label) {
+            Some(db) => Ok(db.clone()),
+            None if runtime.known_sql_labels.contains(label) => Err(OpenError::AccessDenied),
+            None => Err(OpenError::NoSuchDatabase),
+        }
+    }
+
+    fn open_sql(&mut self, label: &str) -> Result<Resource<SqlConnection>, OpenError> {
+        let db = self.granted_database(label)?;
         // A full resource table is the only failure here; report it as an access problem.
         self.table
             .push(SqlConnection { db, last_insert_rowid: 0, changes: 0 })
