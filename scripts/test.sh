@@ -16,6 +16,6 @@ cargo test --workspace
 # ../shared/data/chinook; the recommendation model's offline evaluation reads
 # ../shared/data/hetrec-lastfm-2k (release build: it trains on the whole data set).
 HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
-(cd components && cargo test -p riff-guest -p auth -p catalog -p profile -p search -p recommend -p riff-search \
-    --target "$HOST_TRIPLE")
+(cd components && cargo test -p riff-guest -p auth -p catalog -p profile -p search -p recommend -p payment \
+    -p riff-search --target "$HOST_TRIPLE")
 (cd components && cargo test --release -p riff-recommend --target "$HOST_TRIPLE" -- --nocapture)

@@ -685,23 +685,35 @@ fn track_json(t: &Track) -> Value {
 
 fn stream(db: &Connection, req: &Request, id: &str) -> ApiResult {
     let token = riff_guest::bearer_token(req)?;
-    bindings::riff::music::auth::verify_token(&token).map_err(|e| match e {
+    let claims = bindings::riff::music::auth::verify_token(&token).map_err(|e| match e {
         wit_types::Error::Internal(m) => ApiError::internal(m),
         other => ApiError::unauthorized(service_message(&other)),
+    })?;
+    let plan = bindings::riff::music::payment::entitlement(&claims.user_id).map_err(|e| match e {
+        wit_types::Error::Internal(m) => ApiError::internal(m),
+        other => ApiError::internal(service_message(&other)),
     })?;
     let track = one(tracks_where(db, "t.id = ?", &[text(id)])?, "track", id)?;
     let audio = track.audio.ok_or_else(|| ApiError::not_found(format!("track {id:?} has no audio")))?;
     if audio.contains("..") {
         return Err(ApiError::internal("bad audio path in catalog"));
     }
-    let bytes = std::fs::read(format!("{DEMO_DIR}/{audio}"))
+    let mut bytes = std::fs::read(format!("{DEMO_DIR}/{audio}"))
         .map_err(|e| ApiError::internal(format!("audio for {id:?} unavailable: {e}")))?;
+    let preview = plan == bindings::riff::music::payment::Plan::Free;
+    if preview {
+        // Free listeners hear a preview: the stream (and every range of it) ends there.
+        bytes.truncate(preview_len(&bytes, preview_seconds()));
+    }
     let total = bytes.len() as u64;
     let range = req.header("range").and_then(|h| h.as_str());
     let head = req.method() == &Method::Head;
     let builder = |status: u16| {
         let mut b = Response::builder();
         b.status(status).header("content-type", "audio/wav").header("accept-ranges", "bytes");
+        if preview {
+            b.header("x-riff-preview-seconds", preview_seconds().to_string());
+        }
         b
     };
     Ok(match range::resolve(range, total) {
@@ -726,6 +738,23 @@ fn stream(db: &Connection, req: &Request, id: &str) -> ApiResult {
             r.body(serde_json::to_vec(&e.body()).unwrap_or_default()).build()
         }
     })
+}
+
+/// Seconds a free listener may hear (`preview_seconds` variable, 30 by default).
+fn preview_seconds() -> u64 {
+    spin_sdk::variables::get("preview_seconds").ok().and_then(|v| v.parse().ok()).unwrap_or(30)
+}
+
+/// Bytes of a WAV file holding its first `seconds`: the 44-byte header plus `seconds` times
+/// the header's byte rate (the whole file when it is shorter, or not a WAV we understand).
+pub fn preview_len(wav: &[u8], seconds: u64) -> usize {
+    let Some(rate) = wav.get(28..32).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64) else {
+        return wav.len();
+    };
+    if &wav[..4.min(wav.len())] != b"RIFF" || rate == 0 {
+        return wav.len();
+    }
+    (44 + seconds.saturating_mul(rate)).min(wav.len() as u64) as usize
 }
 
 fn service_message(e: &wit_types::Error) -> String {
@@ -849,3 +878,25 @@ impl wit::Guest for CatalogService {
 
 #[cfg(target_arch = "wasm32")]
 bindings::export!(CatalogService with_types_in bindings);
+
+#[cfg(test)]
+mod tests {
+    use super::preview_len;
+
+    fn wav(byte_rate: u32, data: usize) -> Vec<u8> {
+        let mut w = b"RIFF".to_vec();
+        w.resize(28, 0);
+        w.extend_from_slice(&byte_rate.to_le_bytes());
+        w.resize(44 + data, 0);
+        w
+    }
+
+    #[test]
+    fn previews_cut_wavs_at_whole_seconds() {
+        assert_eq!(preview_len(&wav(8_000, 32_000), 1), 8_044);
+        assert_eq!(preview_len(&wav(8_000, 32_000), 30), 32_044, "shorter than the preview: whole");
+        let text = b"not a wav at all, but long enough to have a header....";
+        assert_eq!(preview_len(text, 1), text.len());
+        assert_eq!(preview_len(b"tiny", 1), 4);
+    }
+}
