@@ -297,6 +297,20 @@ impl Loader {
         })
     }
 
+    /// `allowed_outbound_hosts` with `{{ variable }}` templates expanded; an entry that expands
+    /// to nothing (an unset variable) grants nothing.
+    fn allow_list(&self, component: &manifest::Component) -> Result<AllowList> {
+        let mut hosts = Vec::new();
+        for entry in &component.allowed_outbound_hosts {
+            let host =
+                self.variables.expand(entry).with_context(|| format!("allowed_outbound_hosts: {entry:?}"))?;
+            if !host.trim().is_empty() {
+                hosts.push(host);
+            }
+        }
+        AllowList::parse(&hosts).map_err(|e| anyhow!("allowed_outbound_hosts: {e}"))
+    }
+
     /// A component's grants, limits and configuration, resolved from its manifest entry.
     fn runtime(&self, component: &manifest::Component, fingerprint: &str) -> Result<ComponentRuntime> {
         Ok(ComponentRuntime {
@@ -316,7 +330,7 @@ impl Loader {
                 .collect(),
             known_sql_labels: self.sql_labels.clone(),
             variables: self.variables.for_component(&component.variables)?,
-            allow: Arc::new(AllowList::parse(&component.allowed_outbound_hosts).map_err(anyhow::Error::msg)?),
+            allow: Arc::new(self.allow_list(component)?),
             environment: component.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             preopens: stage_files(&self.manifest, component, &self.state_dir.join("files"), fingerprint)?,
             publish_topics: component.riff.publish_topics.clone(),

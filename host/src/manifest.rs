@@ -578,8 +578,22 @@ fn validate_component(
         check_label(store).map_err(|m| err(at, format!("label {store:?}: {m}")))?;
     }
     for host in &raw.allowed_outbound_hosts {
+        let at_host = find(text, host).or(at);
+        // A template (`"{{ api_base }}"`, as Spin allows) is checked once its variables are
+        // resolved, at load; here only that it names declared variables.
+        let references = crate::capabilities::variables::template_references(host)
+            .map_err(|m| err(at_host, format!("allowed_outbound_hosts: {m}")))?;
+        if let Some(missing) = references.iter().find(|r| !app_variables.contains_key(*r)) {
+            return Err(err(
+                at_host,
+                format!("allowed_outbound_hosts: {host:?} refers to {{{{ {missing} }}}}, which is not declared in [variables]"),
+            ));
+        }
+        if !references.is_empty() {
+            continue;
+        }
         crate::capabilities::outbound_http::AllowedHost::parse(host)
-            .map_err(|m| err(find(text, host).or(at), format!("allowed_outbound_hosts: {m}")))?;
+            .map_err(|m| err(at_host, format!("allowed_outbound_hosts: {m}")))?;
     }
     for (name, template) in &raw.variables {
         check_variable_name(name).map_err(|m| err(at, format!("variables.{name}: {m}")))?;
@@ -836,5 +850,26 @@ variables = { message = "{{ greeting }} there" }
         assert!(parse_size(&toml::Value::String("lots".into())).is_err());
         assert_eq!(parse_duration(&toml::Value::Integer(2)).unwrap(), Duration::from_secs(2));
         assert!(parse_duration(&toml::Value::String("0s".into())).is_err());
+    }
+}
+
+#[cfg(test)]
+mod template_host_tests {
+    use super::*;
+
+    fn manifest(hosts: &str) -> Result<Manifest, ManifestError> {
+        let text = format!(
+            "spin_manifest_version = 2\n[application]\nname = \"t\"\n[variables]\napi = {{ default = \"http://127.0.0.1:9\" }}\n\
+             [component.c]\nsource = \"c.wasm\"\nallowed_outbound_hosts = [{hosts}]\n"
+        );
+        parse(&text, Path::new("spin.toml"), Path::new("/app"))
+    }
+
+    #[test]
+    fn outbound_hosts_may_be_templates_over_declared_variables() {
+        assert!(manifest("\"{{ api }}\"").is_ok());
+        let e = manifest("\"{{ nope }}\"").unwrap_err().to_string();
+        assert!(e.contains("not declared in [variables]"), "{e}");
+        assert!(manifest("\"not a url\"").is_err(), "plain entries are still checked");
     }
 }

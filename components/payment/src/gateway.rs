@@ -1,53 +1,194 @@
-//! Where money moves. Only the offline **local test gateway** exists so far: it understands
-//! Stripe's test payment-method names and never moves real money, and every object it creates
-//! is labelled `"gateway": "local-test"`. A Stripe-speaking gateway (for localstripe and
-//! Stripe) is the next step; it will implement the same two calls.
+//! Where money moves: a gateway that speaks Stripe's HTTP API (Stripe itself, or localstripe in
+//! the tests), chosen when the `stripe_secret_key` variable is set, and otherwise the offline
+//! **local test gateway**, which understands Stripe's test payment-method names, never moves
+//! money, and labels what it creates `"gateway": "local-test"`.
+//!
+//! Payment methods are Stripe's test names (`pm_card_visa`, `pm_card_mastercard`,
+//! `pm_card_chargeDeclined`); a decline is a 402 in Stripe's error shape. Charges carry an
+//! idempotency key (the invoice id), so a retried charge is never taken twice at the gateway
+//! either.
 
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use riff_guest::{ApiError, ApiResult};
 use serde_json::{json, Value};
-
-pub const LOCAL: &str = "local-test";
+use spin_sdk::http::{Method, Request, Response};
 
 /// A card the gateway refused: answered 402 in Stripe's error shape.
 pub fn declined(message: &str) -> ApiError {
     ApiError::new(402, message.to_string())
 }
 
-/// Stripe's error body for a decline: `{"error": {"status", "type", "code", "message"}}`.
+/// Stripe's error body for a decline.
 pub fn decline_body(message: &str) -> Value {
     json!({ "error": { "status": 402, "type": "card_error", "code": "card_declined", "decline_code": "generic_decline", "message": message } })
 }
 
-/// The card behind one of Stripe's test payment-method names.
+/// What is shown of a card.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Card {
-    pub brand: &'static str,
-    pub last4: &'static str,
-    declines: bool,
+    pub brand: String,
+    pub last4: String,
 }
 
-/// Check a payment method before it is stored.
-pub fn payment_method(id: &str) -> ApiResult<Card> {
-    let card = match id {
-        "pm_card_visa" => Card { brand: "visa", last4: "4242", declines: false },
-        "pm_card_mastercard" => Card { brand: "mastercard", last4: "4444", declines: false },
-        "pm_card_chargeDeclined" => Card { brand: "visa", last4: "0002", declines: true },
-        other => {
-            return Err(ApiError::bad_request(format!(
-                "unknown payment method {other:?}: the local test gateway takes pm_card_visa, pm_card_mastercard, pm_card_chargeDeclined"
-            )))
-        }
-    };
-    Ok(card)
+pub enum Gateway {
+    Local,
+    Stripe { base: String, key: String },
 }
 
-/// Charge `amount` cents to a payment method; the charge id on success.
-pub fn charge(method: &str, amount: i64, reference: &str) -> ApiResult<String> {
-    let card = payment_method(method)?;
-    if card.declines {
-        return Err(declined("Your card was declined."));
+fn variable(name: &str) -> String {
+    spin_sdk::variables::get(name).unwrap_or_default().trim().to_string()
+}
+
+/// The local gateway's test cards: (brand, last4, declines when charged).
+fn local_card(method: &str) -> ApiResult<(&'static str, &'static str, bool)> {
+    match method {
+        "pm_card_visa" => Ok(("visa", "4242", false)),
+        "pm_card_mastercard" => Ok(("mastercard", "4444", false)),
+        "pm_card_chargeDeclined" => Ok(("visa", "0002", true)),
+        other => Err(ApiError::bad_request(format!(
+            "unknown payment method {other:?}: use pm_card_visa, pm_card_mastercard or pm_card_chargeDeclined"
+        ))),
     }
-    let _ = amount;
-    Ok(format!("ch_local_{reference}"))
+}
+
+impl Gateway {
+    /// Stripe when `stripe_secret_key` is set (at `stripe_api_base`), else the local one.
+    pub fn configured() -> Gateway {
+        let key = variable("stripe_secret_key");
+        if key.is_empty() {
+            return Gateway::Local;
+        }
+        let base = variable("stripe_api_base");
+        let base = if base.is_empty() { "https://api.stripe.com".to_string() } else { base };
+        Gateway::Stripe { base: base.trim_end_matches('/').to_string(), key }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Gateway::Local => "local-test",
+            Gateway::Stripe { .. } => "stripe",
+        }
+    }
+
+    /// A customer for `user` at the gateway.
+    pub async fn create_customer(&self, user: &str) -> ApiResult<String> {
+        match self {
+            Gateway::Local => Ok(format!("cus_local_{user}")),
+            Gateway::Stripe { .. } => {
+                let customer = self.post("/v1/customers", &[("metadata[riff_user]", user)], None).await?;
+                string(&customer, "id")
+            }
+        }
+    }
+
+    /// Attach a payment method to a customer; the card it stands for.
+    pub async fn attach(&self, customer: &str, method: &str) -> ApiResult<Card> {
+        let (brand, last4, _) = local_card(method)?;
+        match self {
+            Gateway::Local => Ok(Card { brand: brand.into(), last4: last4.into() }),
+            Gateway::Stripe { .. } => {
+                let path = format!("/v1/payment_methods/{}/attach", stripe_test_name(method));
+                let pm = self.post(&path, &[("customer", customer)], None).await?;
+                Ok(Card {
+                    brand: pm["card"]["brand"].as_str().unwrap_or(brand).to_string(),
+                    last4: pm["card"]["last4"].as_str().unwrap_or(last4).to_string(),
+                })
+            }
+        }
+    }
+
+    /// Charge `amount` cents; the charge's id. `reference` makes the charge idempotent.
+    pub async fn charge(
+        &self,
+        customer: &str,
+        method: &str,
+        amount: i64,
+        reference: &str,
+    ) -> ApiResult<String> {
+        let (_, _, declines) = local_card(method)?;
+        match self {
+            Gateway::Local if declines => Err(declined("Your card was declined.")),
+            Gateway::Local => Ok(format!("ch_local_{reference}")),
+            Gateway::Stripe { .. } => {
+                let amount = amount.to_string();
+                let form = [
+                    ("amount", amount.as_str()),
+                    ("currency", crate::billing::CURRENCY),
+                    ("customer", customer),
+                    ("payment_method", stripe_test_name(method)),
+                    ("confirm", "true"),
+                    ("metadata[riff_invoice]", reference),
+                ];
+                let intent = self.post("/v1/payment_intents", &form, Some(reference)).await?;
+                match intent["status"].as_str() {
+                    Some("succeeded") => string(&intent, "id"),
+                    _ => Err(declined(
+                        intent["last_payment_error"]["message"].as_str().unwrap_or("Your card was declined."),
+                    )),
+                }
+            }
+        }
+    }
+
+    async fn post(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        idempotency_key: Option<&str>,
+    ) -> ApiResult<Value> {
+        let Gateway::Stripe { base, key } = self else { unreachable!("only the Stripe gateway posts") };
+        let body = form
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    utf8_percent_encode(k, NON_ALPHANUMERIC),
+                    utf8_percent_encode(v, NON_ALPHANUMERIC)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut request = Request::builder();
+        request
+            .method(Method::Post)
+            .uri(format!("{base}{path}"))
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(k) = idempotency_key {
+            request.header("idempotency-key", k);
+        }
+        let response: Response = spin_sdk::http::send(request.body(body).build())
+            .await
+            .map_err(|e| ApiError::new(502, format!("the payment gateway did not answer: {e}")))?;
+        let status = *response.status();
+        let json: Value = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
+        match status {
+            200..=299 => Ok(json),
+            402 => Err(declined(json["error"]["message"].as_str().unwrap_or("Your card was declined."))),
+            _ => Err(ApiError::new(
+                502,
+                format!(
+                    "the payment gateway answered {status}: {}",
+                    json["error"]["message"].as_str().unwrap_or("?")
+                ),
+            )),
+        }
+    }
+}
+
+/// Stripe's name for a test card where it differs from the one riff's API takes.
+fn stripe_test_name(method: &str) -> &str {
+    match method {
+        "pm_card_chargeDeclined" => "pm_card_visa_chargeDeclined",
+        other => other,
+    }
+}
+
+fn string(v: &Value, key: &str) -> ApiResult<String> {
+    v[key]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::new(502, format!("the payment gateway's answer has no {key}")))
 }
 
 #[cfg(test)]
@@ -56,9 +197,10 @@ mod tests {
 
     #[test]
     fn test_cards() {
-        assert!(charge("pm_card_visa", 999, "x").unwrap().starts_with("ch_local_"));
-        assert_eq!(charge("pm_card_chargeDeclined", 999, "x").unwrap_err().status, 402);
-        assert_eq!(charge("pm_nope", 999, "x").unwrap_err().status, 400);
-        assert_eq!(payment_method("pm_card_visa").unwrap().last4, "4242");
+        assert_eq!(local_card("pm_card_visa").unwrap(), ("visa", "4242", false));
+        assert!(local_card("pm_card_chargeDeclined").unwrap().2);
+        assert_eq!(local_card("pm_nope").unwrap_err().status, 400);
+        assert_eq!(stripe_test_name("pm_card_chargeDeclined"), "pm_card_visa_chargeDeclined");
+        assert_eq!(stripe_test_name("pm_card_visa"), "pm_card_visa");
     }
 }

@@ -22,6 +22,7 @@
 pub mod billing;
 pub mod gateway;
 pub mod idempotency;
+pub mod webhook;
 
 use riff_guest::{bearer_token, json_body, paging, paging_object, query_pairs, ApiError, ApiResult};
 use serde::Deserialize;
@@ -29,6 +30,7 @@ use serde_json::{json, Value};
 use spin_sdk::http::{Method, Request, Response};
 
 use billing::{Plan, Status, Subscription, CURRENCY, PERIOD_MS};
+use gateway::Gateway;
 
 mod bindings {
     wit_bindgen::generate!({
@@ -57,7 +59,9 @@ const DATABASE: &str = "payment";
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS subscriptions (user_id TEXT PRIMARY KEY, id TEXT NOT NULL, plan TEXT NOT NULL, status TEXT NOT NULL, period_start INTEGER NOT NULL, period_end INTEGER NOT NULL, cancel_at_period_end INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS payment_methods (user_id TEXT PRIMARY KEY, method TEXT NOT NULL, brand TEXT NOT NULL, last4 TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS invoices (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, subscription TEXT NOT NULL, amount_due INTEGER NOT NULL, amount_paid INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, created INTEGER NOT NULL, period_start INTEGER NOT NULL, period_end INTEGER NOT NULL, charge TEXT)",
+    "CREATE TABLE IF NOT EXISTS invoices (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, subscription TEXT NOT NULL, amount_due INTEGER NOT NULL, amount_paid INTEGER NOT NULL, currency TEXT NOT NULL, status TEXT NOT NULL, created INTEGER NOT NULL, period_start INTEGER NOT NULL, period_end INTEGER NOT NULL, charge TEXT, gateway TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS customers (user_id TEXT NOT NULL, gateway TEXT NOT NULL, customer TEXT NOT NULL, PRIMARY KEY (user_id, gateway))",
+    "CREATE TABLE IF NOT EXISTS webhook_events (id TEXT PRIMARY KEY, type TEXT NOT NULL, received INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS invoices_user ON invoices (user_id, created)",
     "CREATE TABLE IF NOT EXISTS ledger (seq INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT NOT NULL, kind TEXT NOT NULL, amount INTEGER NOT NULL, currency TEXT NOT NULL, reference TEXT NOT NULL, created INTEGER NOT NULL)",
     "CREATE TABLE IF NOT EXISTS idempotency (user_id TEXT NOT NULL, key TEXT NOT NULL, request_hash TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (user_id, key))",
@@ -65,8 +69,8 @@ const SCHEMA: &[&str] = &[
 
 #[cfg_attr(target_arch = "wasm32", spin_sdk::http_component)]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
-fn handle(req: Request) -> Response {
-    route(&req).unwrap_or_else(|e| {
+async fn handle(req: Request) -> Response {
+    route(&req).await.unwrap_or_else(|e| {
         if e.status == 402 {
             json_out(402, &gateway::decline_body(&e.message), false)
         } else {
@@ -75,7 +79,7 @@ fn handle(req: Request) -> Response {
     })
 }
 
-fn json_out(status: u16, body: &Value, replayed: bool) -> Response {
+pub(crate) fn json_out(status: u16, body: &Value, replayed: bool) -> Response {
     let mut b = Response::builder();
     b.status(status).header("content-type", "application/json");
     if replayed {
@@ -84,9 +88,15 @@ fn json_out(status: u16, body: &Value, replayed: bool) -> Response {
     b.body(serde_json::to_vec(body).unwrap_or_default()).build()
 }
 
-fn route(req: &Request) -> ApiResult<Response> {
+async fn route(req: &Request) -> ApiResult<Response> {
     let path = req.path().trim_end_matches('/').to_string();
     let method = req.method().clone();
+    if path == "/v1/payments/webhook" {
+        return match method {
+            Method::Post => webhook::receive(req),
+            _ => Err(ApiError::new(405, "use POST")),
+        };
+    }
     if path == "/v1/plans" {
         return match method {
             Method::Get => {
@@ -104,19 +114,12 @@ fn route(req: &Request) -> ApiResult<Response> {
             Ok(json_out(200, &sub.json(now()), false))
         }
         (Method::Get, "/v1/me/invoices") => invoices(&user, &query_pairs(req.query())),
-        (Method::Post, "/v1/me/subscription") => {
-            let body: SubscribeBody = json_body(req)?;
-            idempotent(&user, req, |tx| subscribe(tx, &user, &body))
-        }
-        (Method::Delete, "/v1/me/subscription") => {
-            idempotent(&user, req, |tx| change(tx, &user, billing::cancel))
-        }
-        (Method::Post, "/v1/me/subscription/resume") => {
-            idempotent(&user, req, |tx| change(tx, &user, billing::resume))
-        }
+        (Method::Post, "/v1/me/subscription") => idempotent(&user, req, Op::Subscribe(json_body(req)?)).await,
+        (Method::Delete, "/v1/me/subscription") => idempotent(&user, req, Op::Cancel).await,
+        (Method::Post, "/v1/me/subscription/resume") => idempotent(&user, req, Op::Resume).await,
         (Method::Put, "/v1/me/payment-method") => {
             let body: MethodBody = json_body(req)?;
-            idempotent(&user, req, |tx| set_payment_method(tx, &user, &body.payment_method))
+            idempotent(&user, req, Op::SetMethod(body.payment_method)).await
         }
         (
             _,
@@ -126,6 +129,24 @@ fn route(req: &Request) -> ApiResult<Response> {
             | "/v1/me/invoices",
         ) => Err(ApiError::new(405, "method not allowed here")),
         _ => Err(ApiError::not_found(format!("no such endpoint: {path}"))),
+    }
+}
+
+/// A mutating request, run by [`idempotent`].
+enum Op {
+    Subscribe(SubscribeBody),
+    Cancel,
+    Resume,
+    SetMethod(String),
+}
+
+async fn perform(tx: &Tx, user: &str, op: Op) -> ApiResult<(u16, Value)> {
+    let gateway = Gateway::configured();
+    match op {
+        Op::Subscribe(body) => subscribe(tx, user, &body, &gateway).await,
+        Op::Cancel => change(tx, user, billing::cancel),
+        Op::Resume => change(tx, user, billing::resume),
+        Op::SetMethod(method) => set_payment_method(tx, user, &method, &gateway).await,
     }
 }
 
@@ -149,7 +170,7 @@ fn now() -> u64 {
 // ---------------------------------------------------------------------------------------------
 // SQL, always inside a transaction.
 
-struct Tx(Transaction);
+pub(crate) struct Tx(Transaction);
 
 fn sql_error(e: sql::Error) -> ApiError {
     match e {
@@ -160,7 +181,7 @@ fn sql_error(e: sql::Error) -> ApiError {
 
 impl Tx {
     /// Begin a transaction, with the tables in place.
-    fn begin() -> ApiResult<Tx> {
+    pub(crate) fn begin() -> ApiResult<Tx> {
         let tx = Tx(Transaction::begin(DATABASE).map_err(sql_error)?);
         for statement in SCHEMA {
             tx.exec(statement, &[])?;
@@ -168,24 +189,24 @@ impl Tx {
         Ok(tx)
     }
 
-    fn exec(&self, statement: &str, params: &[SqlValue]) -> ApiResult<sql::RowSet> {
+    pub(crate) fn exec(&self, statement: &str, params: &[SqlValue]) -> ApiResult<sql::RowSet> {
         self.0.execute(statement, params).map_err(sql_error)
     }
 
-    fn commit(self) -> ApiResult<()> {
+    pub(crate) fn commit(self) -> ApiResult<()> {
         self.0.commit().map_err(sql_error)
     }
 }
 
-fn text(s: &str) -> SqlValue {
+pub(crate) fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_string())
 }
 
-fn int(n: u64) -> SqlValue {
+pub(crate) fn int(n: u64) -> SqlValue {
     SqlValue::Integer(n as i64)
 }
 
-fn get_text(row: &[SqlValue], i: usize) -> String {
+pub(crate) fn get_text(row: &[SqlValue], i: usize) -> String {
     match row.get(i) {
         Some(SqlValue::Text(s)) => s.clone(),
         _ => String::new(),
@@ -239,7 +260,7 @@ fn save_subscription(tx: &Tx, user: &str, s: &Subscription) -> ApiResult<()> {
 // ---------------------------------------------------------------------------------------------
 // Operations. Each checks, then charges, then writes: a refusal writes nothing.
 
-fn subscribe(tx: &Tx, user: &str, body: &SubscribeBody) -> ApiResult<(u16, Value)> {
+async fn subscribe(tx: &Tx, user: &str, body: &SubscribeBody, gateway: &Gateway) -> ApiResult<(u16, Value)> {
     let plan = Plan::parse(&body.plan)?;
     let at = now();
     if let Some(current) = load_subscription(tx, user)? {
@@ -252,16 +273,20 @@ fn subscribe(tx: &Tx, user: &str, body: &SubscribeBody) -> ApiResult<(u16, Value
             return Err(ApiError::conflict("already subscribed to free"));
         }
     }
-    let method = match (plan, body.payment_method.as_deref()) {
-        (Plan::Premium, None) => return Err(ApiError::bad_request("premium needs a payment_method")),
-        (_, Some(m)) => Some((m, gateway::payment_method(m)?)),
-        (Plan::Free, None) => None,
-    };
     let sub_id = format!("sub_{}", riff_guest::new_id()?);
     let invoice_id = format!("in_{}", riff_guest::new_id()?);
-    let charge = match &method {
-        Some((m, _)) if plan.amount() > 0 => Some(gateway::charge(m, plan.amount(), &invoice_id)?),
-        _ => None,
+    let (method, charge) = match (plan, body.payment_method.as_deref()) {
+        (Plan::Premium, None) => return Err(ApiError::bad_request("premium needs a payment_method")),
+        (Plan::Free, None) => (None, None),
+        (_, Some(m)) => {
+            let customer = customer(tx, user, gateway).await?;
+            let card = gateway.attach(&customer, m).await?;
+            let charge = match plan.amount() {
+                0 => None,
+                amount => Some(gateway.charge(&customer, m, amount, &invoice_id).await?),
+            };
+            (Some((m, card)), charge)
+        }
     };
     // The gateway took the money (or none was due): record everything, in this transaction.
     let sub = Subscription {
@@ -275,15 +300,11 @@ fn subscribe(tx: &Tx, user: &str, body: &SubscribeBody) -> ApiResult<(u16, Value
     };
     save_subscription(tx, user, &sub)?;
     if let Some((m, card)) = &method {
-        tx.exec(
-            "INSERT INTO payment_methods (user_id, method, brand, last4) VALUES (?, ?, ?, ?)
-             ON CONFLICT (user_id) DO UPDATE SET method = excluded.method, brand = excluded.brand, last4 = excluded.last4",
-            &[text(user), text(m), text(card.brand), text(card.last4)],
-        )?;
+        save_method(tx, user, m, card)?;
     }
     tx.exec(
-        "INSERT INTO invoices (id, user_id, subscription, amount_due, amount_paid, currency, status, created, period_start, period_end, charge)
-         VALUES (?, ?, ?, ?, ?, ?, 'paid', ?, ?, ?, ?)",
+        "INSERT INTO invoices (id, user_id, subscription, amount_due, amount_paid, currency, status, created, period_start, period_end, charge, gateway)
+         VALUES (?, ?, ?, ?, ?, ?, 'paid', ?, ?, ?, ?, ?)",
         &[
             text(&invoice_id),
             text(user),
@@ -295,6 +316,7 @@ fn subscribe(tx: &Tx, user: &str, body: &SubscribeBody) -> ApiResult<(u16, Value
             int(sub.period_start),
             int(sub.period_end),
             charge.as_deref().map_or(SqlValue::Null, text),
+            text(gateway.name()),
         ],
     )?;
     fault_point("between-ledger-writes");
@@ -333,17 +355,40 @@ fn change(
     Ok((200, next.json(at)))
 }
 
-fn set_payment_method(tx: &Tx, user: &str, method: &str) -> ApiResult<(u16, Value)> {
-    let card = gateway::payment_method(method)?;
+/// This user's customer at the gateway, created (and recorded) on first need.
+async fn customer(tx: &Tx, user: &str, gateway: &Gateway) -> ApiResult<String> {
+    let rows = tx.exec(
+        "SELECT customer FROM customers WHERE user_id = ? AND gateway = ?",
+        &[text(user), text(gateway.name())],
+    )?;
+    if let Some(row) = rows.rows.first() {
+        return Ok(get_text(row, 0));
+    }
+    let id = gateway.create_customer(user).await?;
+    tx.exec(
+        "INSERT INTO customers (user_id, gateway, customer) VALUES (?, ?, ?)",
+        &[text(user), text(gateway.name()), text(&id)],
+    )?;
+    Ok(id)
+}
+
+fn save_method(tx: &Tx, user: &str, method: &str, card: &gateway::Card) -> ApiResult<()> {
     tx.exec(
         "INSERT INTO payment_methods (user_id, method, brand, last4) VALUES (?, ?, ?, ?)
          ON CONFLICT (user_id) DO UPDATE SET method = excluded.method, brand = excluded.brand, last4 = excluded.last4",
-        &[text(user), text(method), text(card.brand), text(card.last4)],
+        &[text(user), text(method), text(&card.brand), text(&card.last4)],
     )?;
+    Ok(())
+}
+
+async fn set_payment_method(tx: &Tx, user: &str, method: &str, gateway: &Gateway) -> ApiResult<(u16, Value)> {
+    let customer = customer(tx, user, gateway).await?;
+    let card = gateway.attach(&customer, method).await?;
+    save_method(tx, user, method, &card)?;
     Ok((
         200,
         json!({ "id": method, "object": "payment_method", "type": "card",
-                     "card": { "brand": card.brand, "last4": card.last4 }, "gateway": gateway::LOCAL }),
+                     "card": { "brand": card.brand, "last4": card.last4 }, "gateway": gateway.name() }),
     ))
 }
 
@@ -353,7 +398,7 @@ fn invoices(user: &str, query: &[(String, String)]) -> ApiResult<Response> {
     let total = tx.exec("SELECT COUNT(*) FROM invoices WHERE user_id = ?", &[text(user)])?;
     let total = total.rows.first().map(|r| get_int(r, 0)).unwrap_or(0) as u64;
     let rows = tx.exec(
-        "SELECT id, subscription, amount_due, amount_paid, currency, status, created, period_start, period_end
+        "SELECT id, subscription, amount_due, amount_paid, currency, status, created, period_start, period_end, gateway
          FROM invoices WHERE user_id = ? ORDER BY created DESC, id LIMIT ? OFFSET ?",
         &[text(user), int(limit as u64), int(offset as u64)],
     )?;
@@ -367,7 +412,7 @@ fn invoices(user: &str, query: &[(String, String)]) -> ApiResult<Response> {
                 "amount_due": get_int(r, 2), "amount_paid": get_int(r, 3), "currency": get_text(r, 4),
                 "status": get_text(r, 5), "created": get_int(r, 6) / 1000,
                 "period_start": get_int(r, 7) / 1000, "period_end": get_int(r, 8) / 1000,
-                "gateway": gateway::LOCAL,
+                "gateway": get_text(r, 9),
             })
         })
         .collect();
@@ -375,11 +420,7 @@ fn invoices(user: &str, query: &[(String, String)]) -> ApiResult<Response> {
 }
 
 /// Run a mutating request under its `Idempotency-Key` (if it has one), in one transaction.
-fn idempotent(
-    user: &str,
-    req: &Request,
-    op: impl FnOnce(&Tx) -> ApiResult<(u16, Value)>,
-) -> ApiResult<Response> {
+async fn idempotent(user: &str, req: &Request, op: Op) -> ApiResult<Response> {
     let key = idempotency::key(req)?;
     let hash = idempotency::request_hash(req);
     let tx = Tx::begin()?;
@@ -398,7 +439,7 @@ fn idempotent(
         }
     }
     // A refusal (4xx) is an answer too: stored and replayed, as Stripe does.
-    let (status, body) = match op(&tx) {
+    let (status, body) = match perform(&tx, user, op).await {
         Ok(answer) => answer,
         Err(e) if e.status == 402 => (402, gateway::decline_body(&e.message)),
         Err(e) if e.status < 500 => (e.status, e.body()),
