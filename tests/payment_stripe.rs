@@ -120,6 +120,41 @@ fn charges_go_through_the_gateway_once_per_key() {
 }
 
 #[test]
+fn free_to_premium_to_cancel_to_resume() {
+    let Some(stripe) = LocalStripe::start() else { return };
+    let riff = stripe.riff();
+    let token = login(&riff, "lifecycle");
+    let call = |method: &str, path: &str, body: Option<Value>| -> (u16, Value) {
+        let mut req = client().request(method.parse().unwrap(), riff.url(path)).bearer_auth(&token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().unwrap();
+        (resp.status().as_u16(), resp.json().unwrap_or(Value::Null))
+    };
+    let (status, sub) = call("POST", "/v1/me/subscription", Some(json!({ "plan": "free" })));
+    assert_eq!((status, sub["plan"]["id"].as_str()), (201, Some("free")), "{sub}");
+    assert!(stripe.list("payment_intents").unwrap().is_empty(), "free costs nothing");
+    let (status, sub) = subscribe(&riff, &token, "pm_card_visa", None);
+    assert_eq!(
+        (status, sub["plan"]["id"].as_str(), sub["status"].as_str()),
+        (201, Some("premium"), Some("active"))
+    );
+    assert_eq!(stripe.list("payment_intents").unwrap().len(), 1);
+    let (status, sub) = call("DELETE", "/v1/me/subscription", None);
+    assert_eq!((status, sub["cancel_at_period_end"].as_bool()), (200, Some(true)));
+    let (status, sub) = call("POST", "/v1/me/subscription/resume", None);
+    assert_eq!(
+        (status, sub["cancel_at_period_end"].as_bool(), sub["status"].as_str()),
+        (200, Some(false), Some("active"))
+    );
+    let (_, invoices) = call("GET", "/v1/me/invoices", None);
+    let paid: Vec<i64> =
+        invoices["items"].as_array().unwrap().iter().map(|i| i["amount_paid"].as_i64().unwrap()).collect();
+    assert_eq!(paid, [999, 0], "newest first: premium, then free");
+}
+
+#[test]
 fn a_declined_card_is_402_from_the_gateway() {
     let Some(stripe) = LocalStripe::start() else { return };
     let riff = stripe.riff();
