@@ -207,3 +207,58 @@ fn users_are_kept_apart_and_free_listeners_hear_previews() {
     assert_eq!(stream(&paying, None), (200, None, 32_044));
     assert_eq!(stream(&paying, Some("bytes=10000-10099")), (206, None, 100));
 }
+
+#[test]
+fn a_period_that_ends_renews_or_falls_past_due() {
+    let riff = Riff::start_with(&repo_manifest(""), &[], &[("RIFF_VARIABLE_PAYMENT_PERIOD_SECONDS", "2")]);
+    let paying = user(&riff, "renewer");
+    let (status, first) = paying.send(
+        "POST",
+        "/v1/me/subscription",
+        Some(json!({ "plan": "premium", "payment_method": "pm_card_visa" })),
+        None,
+    );
+    assert_eq!(status, 201, "{first}");
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    let (_, renewed) = paying.send("GET", "/v1/me/subscription", None, None);
+    assert_eq!(renewed["status"], "active", "{renewed}");
+    assert!(renewed["current_period_end"].as_u64() > first["current_period_end"].as_u64(), "{renewed}");
+    let paid: Vec<i64> = paying.invoices().iter().map(|i| i["amount_paid"].as_i64().unwrap()).collect();
+    assert_eq!(paid, [999, 999], "the renewal was charged once");
+
+    // A card that declines at renewal: past due, an open invoice, previews only.
+    let failing = user(&riff, "lapsing");
+    assert_eq!(
+        failing
+            .send(
+                "POST",
+                "/v1/me/subscription",
+                Some(json!({ "plan": "premium", "payment_method": "pm_card_visa" })),
+                None
+            )
+            .0,
+        201
+    );
+    assert_eq!(
+        failing
+            .send(
+                "PUT",
+                "/v1/me/payment-method",
+                Some(json!({ "payment_method": "pm_card_chargeDeclined" })),
+                None
+            )
+            .0,
+        200
+    );
+    std::thread::sleep(std::time::Duration::from_millis(2_500));
+    let stream = client().get(riff.url("/v1/tracks/tr01/stream")).bearer_auth(&failing.token).send().unwrap();
+    assert!(stream.headers().contains_key("x-riff-preview-seconds"), "past due hears previews");
+    let (_, sub) = failing.send("GET", "/v1/me/subscription", None, None);
+    assert_eq!(sub["status"], "past_due", "{sub}");
+    let invoices = failing.invoices();
+    assert_eq!(
+        (invoices[0]["status"].as_str(), invoices[0]["amount_paid"].as_i64()),
+        (Some("open"), Some(0))
+    );
+    assert_eq!(invoices.len(), 2);
+}

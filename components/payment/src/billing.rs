@@ -1,9 +1,10 @@
 //! Plans, subscription states and what a request may do to them: plain Rust, tested natively.
 //!
 //! Statuses and transitions follow Stripe's: a paid premium subscription is `active` for a
-//! period of [`PERIOD_MS`]; cancelling sets `cancel_at_period_end` (it stays `active` until
-//! the period ends, then is `canceled`); resuming clears it while the period lasts. The free
-//! plan costs nothing and needs no payment method.
+//! period ([`period_ms`], a month); at its end it renews (a new period and invoice) or, when the
+//! charge is declined, becomes `past_due`; cancelling sets `cancel_at_period_end` (it stays
+//! `active` until the period ends, then is `canceled`); resuming clears it while the period
+//! lasts. The free plan costs nothing and needs no payment method.
 
 use riff_guest::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
@@ -11,6 +12,16 @@ use serde_json::{json, Value};
 
 /// A billing period: 30 days.
 pub const PERIOD_MS: u64 = 30 * 24 * 60 * 60 * 1000;
+
+/// The billing period in use: [`PERIOD_MS`], or the `period_seconds` variable when set (tests
+/// use a short one to see renewals).
+pub fn period_ms() -> u64 {
+    spin_sdk::variables::get("period_seconds")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .map_or(PERIOD_MS, |s| s * 1000)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -29,7 +29,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use spin_sdk::http::{Method, Request, Response};
 
-use billing::{Plan, Status, Subscription, CURRENCY, PERIOD_MS};
+use billing::{period_ms, Plan, Status, Subscription, CURRENCY};
 use gateway::Gateway;
 
 mod bindings {
@@ -109,11 +109,12 @@ async fn route(req: &Request) -> ApiResult<Response> {
     match (method, path.as_str()) {
         (Method::Get, "/v1/me/subscription") => {
             let tx = Tx::begin()?;
+            renew_if_due(&tx, &user, &Gateway::configured()).await?;
             let sub = load_subscription(&tx, &user)?.ok_or_else(|| ApiError::not_found("no subscription"))?;
             tx.commit()?;
             Ok(json_out(200, &sub.json(now()), false))
         }
-        (Method::Get, "/v1/me/invoices") => invoices(&user, &query_pairs(req.query())),
+        (Method::Get, "/v1/me/invoices") => invoices(&user, &query_pairs(req.query())).await,
         (Method::Post, "/v1/me/subscription") => idempotent(&user, req, Op::Subscribe(json_body(req)?)).await,
         (Method::Delete, "/v1/me/subscription") => idempotent(&user, req, Op::Cancel).await,
         (Method::Post, "/v1/me/subscription/resume") => idempotent(&user, req, Op::Resume).await,
@@ -142,6 +143,7 @@ enum Op {
 
 async fn perform(tx: &Tx, user: &str, op: Op) -> ApiResult<(u16, Value)> {
     let gateway = Gateway::configured();
+    renew_if_due(tx, user, &gateway).await?;
     match op {
         Op::Subscribe(body) => subscribe(tx, user, &body, &gateway).await,
         Op::Cancel => change(tx, user, billing::cancel),
@@ -294,7 +296,7 @@ async fn subscribe(tx: &Tx, user: &str, body: &SubscribeBody, gateway: &Gateway)
         plan,
         status: Status::Active,
         period_start: at,
-        period_end: at + PERIOD_MS,
+        period_end: at + period_ms(),
         cancel_at_period_end: false,
         created: at,
     };
@@ -325,6 +327,66 @@ async fn subscribe(tx: &Tx, user: &str, body: &SubscribeBody, gateway: &Gateway)
     }
     ledger(tx, user, "invoice", plan.amount(), &invoice_id, at)?;
     Ok((201, sub.json(at)))
+}
+
+/// Renew a premium subscription whose period has ended (and was not cancelled): charge the
+/// stored payment method for the next period. Paid: a new period, a paid invoice and ledger
+/// entries. Declined: `past_due`, an open invoice, and the listener hears previews until a
+/// payment succeeds. Riff has no timer trigger, so renewal happens at the first use after the
+/// period's end (a billing request or a stream), inside that request's transaction.
+async fn renew_if_due(tx: &Tx, user: &str, gateway: &Gateway) -> ApiResult<()> {
+    let at = now();
+    let Some(sub) = load_subscription(tx, user)? else { return Ok(()) };
+    if sub.plan != Plan::Premium
+        || sub.status != Status::Active
+        || sub.cancel_at_period_end
+        || at < sub.period_end
+    {
+        return Ok(());
+    }
+    let method = tx.exec("SELECT method FROM payment_methods WHERE user_id = ?", &[text(user)])?;
+    let method = method.rows.first().map(|r| get_text(r, 0)).unwrap_or_default();
+    let customer = customer(tx, user, gateway).await?;
+    let invoice_id = format!("in_{}", riff_guest::new_id()?);
+    // The new period follows the old one, or starts now when the old one ended long ago.
+    let start = if at - sub.period_end < period_ms() { sub.period_end } else { at };
+    let charge = gateway.charge(&customer, &method, Plan::Premium.amount(), &invoice_id).await;
+    let (next, paid, status, charge_id) = match charge {
+        Ok(id) => (
+            Subscription { period_start: start, period_end: start + period_ms(), ..sub.clone() },
+            Plan::Premium.amount(),
+            "paid",
+            Some(id),
+        ),
+        Err(e) if e.status == 402 => {
+            (Subscription { status: Status::PastDue, ..sub.clone() }, 0, "open", None)
+        }
+        Err(e) => return Err(e),
+    };
+    save_subscription(tx, user, &next)?;
+    tx.exec(
+        "INSERT INTO invoices (id, user_id, subscription, amount_due, amount_paid, currency, status, created, period_start, period_end, charge, gateway)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        &[
+            text(&invoice_id),
+            text(user),
+            text(&sub.id),
+            SqlValue::Integer(Plan::Premium.amount()),
+            SqlValue::Integer(paid),
+            text(CURRENCY),
+            text(status),
+            int(at),
+            int(start),
+            int(start + period_ms()),
+            charge_id.as_deref().map_or(SqlValue::Null, text),
+            text(gateway.name()),
+        ],
+    )?;
+    if let Some(id) = &charge_id {
+        ledger(tx, user, "charge", paid, id, at)?;
+    }
+    ledger(tx, user, "invoice", Plan::Premium.amount(), &invoice_id, at)?;
+    Ok(())
 }
 
 fn ledger(tx: &Tx, user: &str, kind: &str, amount: i64, reference: &str, at: u64) -> ApiResult<()> {
@@ -392,9 +454,10 @@ async fn set_payment_method(tx: &Tx, user: &str, method: &str, gateway: &Gateway
     ))
 }
 
-fn invoices(user: &str, query: &[(String, String)]) -> ApiResult<Response> {
+async fn invoices(user: &str, query: &[(String, String)]) -> ApiResult<Response> {
     let (limit, offset) = paging(query, 20)?;
     let tx = Tx::begin()?;
+    renew_if_due(&tx, user, &Gateway::configured()).await?;
     let total = tx.exec("SELECT COUNT(*) FROM invoices WHERE user_id = ?", &[text(user)])?;
     let total = total.rows.first().map(|r| get_int(r, 0)).unwrap_or(0) as u64;
     let rows = tx.exec(
@@ -461,6 +524,8 @@ impl wit::Guest for Service {
     fn entitlement(user_id: String) -> Result<wit::Plan, types::Error> {
         let internal = |e: ApiError| types::Error::Internal(e.message);
         let tx = Tx::begin().map_err(internal)?;
+        // A period that ended is renewed (charged) at the first use after it.
+        spin_sdk::http::run(renew_if_due(&tx, &user_id, &Gateway::configured())).map_err(internal)?;
         let sub = load_subscription(&tx, &user_id).map_err(internal)?;
         tx.commit().map_err(internal)?;
         Ok(match sub.map(|s| s.entitles(now())) {
