@@ -282,7 +282,7 @@ impl App {
             path_info: routed.matched.path_info.clone(),
             params: routed.matched.params.clone(),
         };
-        self.run(component, req, info, Some(client), 0).await
+        self.run(component, req, info, &snap.base, Some(client), 0).await
     }
 
     /// Serve an in-process request from a component (`self` or `<id>.spin.internal`).
@@ -345,7 +345,7 @@ impl App {
         let Some(component) = component else {
             return Err(wasmtime_wasi_http::Error::DestinationNotFound);
         };
-        Ok(self.run(component, req, info, None, depth).await)
+        Ok(self.run(component, req, info, &snap.base, None, depth).await)
     }
 
     /// Run a request and turn any failure into a JSON error response.
@@ -354,6 +354,7 @@ impl App {
         component: Arc<LoadedComponent>,
         req: Request<B>,
         info: RouteInfo,
+        base: &str,
         client: Option<SocketAddr>,
         depth: u32,
     ) -> Response<HyperOutgoingBody>
@@ -363,8 +364,7 @@ impl App {
     {
         let id = component.runtime.id.clone();
         component.requests.fetch_add(1, Ordering::Relaxed);
-        let base = self.current.load().base.clone();
-        let req = self.with_spin_headers(&base, req, &info, client);
+        let req = self.with_spin_headers(base, req, &info, client);
         let outcome = self.execute(component.clone(), req, depth).await;
         if outcome.is_err() {
             component.failures.fetch_add(1, Ordering::Relaxed);

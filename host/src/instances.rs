@@ -91,8 +91,4 @@ impl WarmPool {
         let timeout = self.settings.idle_timeout;
         self.idle.lock().expect("warm pool lock").retain(|w| w.idle_since.elapsed() < timeout);
     }
-
-    pub fn idle_count(&self) -> usize {
-        self.idle.lock().expect("warm pool lock").len()
-    }
 }

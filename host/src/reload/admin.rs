@@ -150,7 +150,7 @@ async fn handle(app: &App, token: &str, req: Request<hyper::body::Incoming>) -> 
             Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("reading the queue: {e:#}")),
         },
         (Method::POST, ["v1", "reload"]) => {
-            let path = app.manifest_path().await;
+            let path = app.manifest().await.path;
             let manifest = match manifest::load(&path) {
                 Ok(m) => m,
                 Err(e) => return error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),

@@ -75,10 +75,6 @@ impl AdminClient {
     pub fn components(&self) -> Result<Value> {
         self.send(self.http.get(format!("{}/v1/components", self.base)))
     }
-
-    pub fn reload(&self) -> Result<Value> {
-        self.send(self.http.post(format!("{}/v1/reload", self.base)))
-    }
 }
 
 /// `abc123def456…`: a version as people read it.

@@ -367,11 +367,6 @@ impl App {
         list
     }
 
-    /// The manifest file the app was loaded from (for reloads).
-    pub async fn manifest_path(&self) -> std::path::PathBuf {
-        self.reload.lock().await.loader.manifest.path.clone()
-    }
-
     /// The manifest as last applied.
     pub async fn manifest(&self) -> Manifest {
         self.reload.lock().await.loader.manifest.clone()
