@@ -124,5 +124,5 @@ fn request_bodies_reach_the_guest() {
         .unwrap();
     // probe has no database granted here: the host refuses, the guest reports it.
     assert_eq!(resp.status().as_u16(), 403);
-    assert!(resp.text().unwrap().contains("NoSuchDatabase"));
+    assert!(resp.text().unwrap().contains("AccessDenied"));
 }

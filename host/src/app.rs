@@ -4,7 +4,7 @@
 //! The live set of components sits behind an [`ArcSwap`]: a request takes a snapshot when it
 //! starts and finishes on it, so replacing the set never disturbs requests in flight.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +17,7 @@ use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
+use tracing::Instrument;
 use wasmtime::component::{Component, Instance, InstancePre};
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -39,6 +40,7 @@ use crate::instances::Warm;
 use crate::loader::Loader;
 use crate::manifest::{InstanceReuse, Manifest};
 use crate::state::RequestState;
+use crate::trigger::limits;
 use crate::trigger::router::Router;
 
 /// Where an app keeps its state and how it is configured.
@@ -56,11 +58,11 @@ pub struct AppOptions {
 pub struct ComponentRuntime {
     pub id: Arc<str>,
     pub memory_limit: u64,
+    /// Largest request body from the public listener (`tool.riff.max_request_body`).
+    pub max_request_body: u64,
     pub timeout: Duration,
     pub kv_stores: HashMap<String, Arc<KvStore>>,
-    pub known_kv_labels: Arc<HashSet<String>>,
     pub sql_databases: HashMap<String, Arc<SqlDatabase>>,
-    pub known_sql_labels: Arc<HashSet<String>>,
     pub variables: ComponentVariables,
     pub allow: Arc<AllowList>,
     pub environment: Vec<(String, String)>,
@@ -260,14 +262,38 @@ impl App {
     }
 
     /// Serve one request that arrived on the public listener.
+    ///
+    /// The head is checked against the host's limits before routing; the body streams into the
+    /// component through the component's `max_request_body` limit (a declared length over it is
+    /// refused before the component runs). When the body turned out too large, too slow or
+    /// broken, the client gets that (413, 408, 400) instead of whatever the component made of
+    /// its unreadable input. Log lines name the request id the client gets in `x-request-id`.
     pub async fn handle<B>(&self, req: Request<B>, client: SocketAddr) -> Response<HyperOutgoingBody>
     where
         B: http_body::Body<Data = Bytes> + Send + 'static,
-        B::Error: Into<wasmtime_wasi_http::Error>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let request_id = req
+            .headers()
+            .get(crate::trigger::http::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_string();
+        let span = tracing::info_span!("request", id = %request_id);
+        self.handle_public(req, client).instrument(span).await
+    }
+
+    async fn handle_public<B>(&self, req: Request<B>, client: SocketAddr) -> Response<HyperOutgoingBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let path = req.uri().path().to_string();
         if path == HEALTH_PATH {
             return text_response(StatusCode::OK, "OK");
+        }
+        if let Err((status, message)) = limits::check_head(req.uri(), req.headers()) {
+            return closing(json_error(status, &message));
         }
         let snap = self.current.load_full();
         let Some(routed) = snap.router.route(&path) else {
@@ -276,13 +302,27 @@ impl App {
         let Some(component) = snap.components.get(routed.target).cloned() else {
             return json_error(StatusCode::NOT_FOUND, &format!("no route matches {path}"));
         };
+        let limit = component.runtime.max_request_body;
+        if limits::declared_too_large(req.headers(), limit).is_some() {
+            return closing(limits::BodyFault::TooLarge(limit).into_response());
+        }
         let info = RouteInfo {
             matched_route: routed.route.to_string(),
             component_route: routed.pattern.base(),
             path_info: routed.matched.path_info.clone(),
             params: routed.matched.params.clone(),
         };
-        self.run(component, req, info, &snap.base, Some(client), 0).await
+        let (parts, body) = req.into_parts();
+        let (body, fault) = limits::GuardedBody::new(body, limit);
+        let response =
+            self.run(component, Request::from_parts(parts, body), info, &snap.base, Some(client), 0).await;
+        match fault.get() {
+            Some(fault) => {
+                tracing::info!(component = %routed.target, "request body refused: {fault:?}");
+                closing(fault.into_response())
+            }
+            None => response,
+        }
     }
 
     /// Serve an in-process request from a component (`self` or `<id>.spin.internal`).
@@ -457,15 +497,19 @@ impl App {
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let (req, out) = {
             let mut http = store.data_mut().http();
-            let req = http
-                .new_incoming_request(Scheme::Http, req)
-                .map_err(|e| Failure::Crashed(format!("bad request: {e}")))?;
+            let req = http.new_incoming_request(Scheme::Http, req).map_err(|e| {
+                tracing::warn!(component = %runtime.id, "request not passed to the component: {e:?}");
+                Failure::Crashed(INTERNAL_ERROR.into())
+            })?;
             let parks_at_set = parks.clone();
             let out = http
                 .new_response_outparam_from_callback(move |response| {
                     let _ = sender.send((response, parks_at_set.count()));
                 })
-                .map_err(|e| Failure::Crashed(e.to_string()))?;
+                .map_err(|e| {
+                    tracing::warn!(component = %runtime.id, "response outparam: {e:?}");
+                    Failure::Crashed(INTERNAL_ERROR.into())
+                })?;
             (req, out)
         };
         let id = runtime.id.clone();
@@ -539,7 +583,10 @@ impl App {
                         Failure::Crashed("the component returned without sending a response".into())
                     }
                     Ok(Err(e)) => classify(&id, e, timeout),
-                    Err(join) => Failure::Crashed(format!("host task failed: {join}")),
+                    Err(join) => {
+                        tracing::error!(component = %id, "request task failed: {join}");
+                        Failure::Crashed(INTERNAL_ERROR.into())
+                    }
                 };
                 Err(failure)
             }
@@ -660,9 +707,10 @@ fn classify(id: &str, error: wasmtime::Error, timeout: Duration) -> Failure {
         return Failure::Timeout(timeout);
     }
     tracing::warn!(component = %id, "request failed: {error:?}");
+    // A trap's name is all the client learns; the error chain and any backtrace stay in the log.
     let message = match error.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => format!("wasm trap: {trap}"),
-        None => error.root_cause().to_string().lines().next().unwrap_or_default().to_string(),
+        None => INTERNAL_ERROR.to_string(),
     };
     Failure::Crashed(message)
 }
@@ -679,6 +727,18 @@ fn build_wasi(runtime: &ComponentRuntime) -> Result<wasmtime_wasi::WasiCtx> {
     // No sockets: network access goes through wasi:http and the allow-list only.
     wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
     Ok(wasi.build())
+}
+
+/// What a client learns of a failure whose details are for the operator: the host log has them,
+/// under the request id the response carries.
+const INTERNAL_ERROR: &str =
+    "internal error (the host log has the details under this request's x-request-id)";
+
+/// `response` with `Connection: close`: after refusing a request whose body was not read, the
+/// connection cannot carry another one.
+fn closing(mut response: Response<HyperOutgoingBody>) -> Response<HyperOutgoingBody> {
+    response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// A JSON error body in the shape the music API uses: `{"error": {"status", "message"}}`.

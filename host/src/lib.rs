@@ -24,8 +24,9 @@
 //! let manifest = manifest::load("spin.toml".as_ref())?;
 //! let options = AppOptions { state_dir: ".riff".into(), runtime_config: None, cache_dir: None };
 //! let app = App::load(&manifest, &options).await?;
-//! let listener = trigger::http::bind("127.0.0.1:3000".parse()?).await?;
-//! trigger::http::serve(app, listener, std::future::pending()).await
+//! let listener = trigger::http::bind("127.0.0.1:3000".parse()?, "--listen").await?;
+//! let options = trigger::http::ServerOptions::default();
+//! trigger::http::serve(app, listener, options, std::future::pending()).await
 //! # }
 //! ```
 

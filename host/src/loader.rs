@@ -6,7 +6,7 @@
 //! resolved. The same path serves `riff up`, a manifest reload and a hot swap, so a component
 //! is checked the same way however it arrives.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
@@ -42,9 +42,7 @@ pub struct Loader {
     variables: AppVariables,
     runtime_config: RuntimeConfig,
     kv: KvStores,
-    kv_labels: Arc<HashSet<String>>,
     sql: SqlDatabases,
-    sql_labels: Arc<HashSet<String>>,
     state_dir: PathBuf,
     linker: Linker<RequestState>,
     calls: AppCell,
@@ -84,9 +82,7 @@ impl Loader {
             variables: AppVariables::default(),
             runtime_config,
             kv: KvStores::default(),
-            kv_labels: Default::default(),
             sql: SqlDatabases::default(),
-            sql_labels: Default::default(),
             state_dir: options.state_dir.clone(),
             linker,
             calls,
@@ -133,17 +129,7 @@ impl Loader {
             let db = SqlDatabase::open(&path).await.with_context(|| format!("database {label:?}"))?;
             sql.insert(label.clone(), Arc::new(db));
         }
-        Ok(Self {
-            manifest,
-            variables,
-            kv,
-            kv_labels: Arc::new(kv_labels.into_iter().collect()),
-            sql,
-            sql_labels: Arc::new(sql_labels.into_iter().collect()),
-            order,
-            dependencies,
-            ..self.clone()
-        })
+        Ok(Self { manifest, variables, kv, sql, order, dependencies, ..self.clone() })
     }
 
     /// `file:line: [component.<id>]`, the prefix of every load error.
@@ -316,19 +302,18 @@ impl Loader {
         Ok(ComponentRuntime {
             id: component.id.as_str().into(),
             memory_limit: component.riff.memory_limit,
+            max_request_body: component.riff.max_request_body,
             timeout: component.riff.timeout,
             kv_stores: component
                 .key_value_stores
                 .iter()
                 .filter_map(|l| self.kv.get(l).map(|s| (l.clone(), s.clone())))
                 .collect(),
-            known_kv_labels: self.kv_labels.clone(),
             sql_databases: component
                 .sqlite_databases
                 .iter()
                 .filter_map(|l| self.sql.get(l).map(|d| (l.clone(), d.clone())))
                 .collect(),
-            known_sql_labels: self.sql_labels.clone(),
             variables: self.variables.for_component(&component.variables)?,
             allow: Arc::new(self.allow_list(component)?),
             environment: component.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),

@@ -103,6 +103,23 @@ struct UpArgs {
     /// Do not serve the admin API.
     #[arg(long = "no-admin", conflicts_with = "admin_listen")]
     no_admin: bool,
+    /// Time a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long = "header-timeout", default_value = "10s", value_parser = humantime::parse_duration)]
+    header_timeout: std::time::Duration,
+    /// Longest pause allowed while a request body streams in (408 after it).
+    #[arg(long = "body-timeout", default_value = "10s", value_parser = humantime::parse_duration)]
+    body_timeout: std::time::Duration,
+    /// Open client connections at most; further ones are closed on accept.
+    #[arg(long = "max-connections", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// How long SIGTERM / Ctrl-C waits for requests in flight before exiting.
+    #[arg(long = "shutdown-timeout", default_value = "30s", value_parser = humantime::parse_duration)]
+    shutdown_timeout: std::time::Duration,
+    /// A proxy (address or CIDR range, repeatable) whose X-Forwarded-For names the client
+    /// passed to components as spin-client-addr. Without one, the socket's peer is the client.
+    #[arg(long = "trusted-proxy", value_name = "ADDR_OR_CIDR")]
+    trusted_proxy: Vec<String>,
 }
 
 fn manifest_path(from: PathBuf) -> PathBuf {
@@ -148,7 +165,10 @@ fn up(args: UpArgs) -> Result<()> {
     if args.build {
         builder::build(&manifest, None)?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .event_interval(std::env::var("RIFF_EVENT_INTERVAL").ok().and_then(|v| v.parse().ok()).unwrap_or(61))
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let options = AppOptions {
             state_dir: args.state_dir.unwrap_or_else(|| manifest.dir.join(".riff")),
@@ -157,7 +177,16 @@ fn up(args: UpArgs) -> Result<()> {
         };
         let started = std::time::Instant::now();
         let app = App::load(&manifest, &options).await?;
-        let listener = trigger::http::bind(args.listen).await?;
+        let server_options = trigger::http::ServerOptions {
+            header_timeout: args.header_timeout,
+            body_timeout: args.body_timeout,
+            max_connections: args.max_connections as usize,
+            shutdown_timeout: args.shutdown_timeout,
+            trusted_proxies: trigger::client_addr::TrustedProxies::parse(&args.trusted_proxy)
+                .map_err(|e| anyhow::anyhow!("--trusted-proxy: {e}"))?,
+            cors_allowed_origins: manifest.riff.cors_allowed_origins.clone(),
+        };
+        let listener = trigger::http::bind(args.listen, "--listen").await?;
         let addr = listener.local_addr().context("reading the listen address")?;
         if !args.no_admin {
             let (token, token_file) = reload::admin::token_for(
@@ -165,7 +194,8 @@ fn up(args: UpArgs) -> Result<()> {
                 &options.state_dir,
                 std::env::var(reload::admin::TOKEN_ENV).ok(),
             )?;
-            let admin = trigger::http::bind(args.admin_listen).await.context("admin API (--admin-listen)")?;
+            let admin =
+                trigger::http::bind(args.admin_listen, "--admin-listen").await.context("admin API")?;
             let admin_addr = admin.local_addr().context("reading the admin address")?;
             match token_file {
                 Some(file) => {
@@ -192,12 +222,29 @@ fn up(args: UpArgs) -> Result<()> {
         for (route, component) in app.routes() {
             announce(format!("  {component}: http://{addr}{route}"));
         }
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-            eprintln!("Shutting down");
+        let drain = server_options.shutdown_timeout;
+        let shutdown = async move {
+            let signal = shutdown_signal().await;
+            eprintln!(
+                "{signal}: shutting down (no new connections; waiting up to {} for requests in flight)",
+                humantime::format_duration(drain)
+            );
         };
-        trigger::http::serve(app, listener, shutdown).await
+        trigger::http::serve(app, listener, server_options, shutdown).await?;
+        eprintln!("Stopped");
+        Ok(())
     })
+}
+
+/// Wait for SIGTERM (what service managers and container runtimes send) or SIGINT (Ctrl-C) and
+/// say which came.
+async fn shutdown_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
 }
 
 /// A line on stdout for whoever started riff. A closed stdout (`riff up | head -1`) must not

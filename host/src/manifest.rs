@@ -19,6 +19,8 @@ use toml::Spanned;
 pub const DEFAULT_MEMORY_LIMIT: u64 = 128 * 1024 * 1024;
 /// Default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default largest request body a component accepts (`tool.riff.max_request_body`).
+pub const DEFAULT_MAX_REQUEST_BODY: u64 = 1024 * 1024;
 
 /// A manifest error the user can act on: where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +59,16 @@ pub struct Manifest {
     pub http_routes: Vec<HttpRoute>,
     /// `[[trigger.queue]]`: topics delivered to components.
     pub queue_triggers: Vec<QueueTrigger>,
+    /// `[application.tool.riff]`: app-wide settings Spin does not have.
+    pub riff: AppSettings,
+}
+
+/// `[application.tool.riff]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppSettings {
+    /// Origins browsers may call the API from (`cors.allowed_origins`); empty: no CORS headers.
+    /// `"*"` allows any origin (without credentials).
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Manifest {
@@ -153,6 +165,8 @@ pub struct RiffSettings {
     pub publish_topics: Vec<String>,
     /// `instance_reuse`: keep instances warm between requests; `None` = a fresh one each time.
     pub instance_reuse: Option<InstanceReuse>,
+    /// Largest request body, in bytes (`max_request_body`); larger ones get 413 unread.
+    pub max_request_body: u64,
 }
 
 /// `instance_reuse = { max_requests = 1000, idle_timeout = "30s" }`: an instance serves up to
@@ -170,6 +184,7 @@ impl Default for RiffSettings {
             timeout: DEFAULT_TIMEOUT,
             publish_topics: Vec::new(),
             instance_reuse: None,
+            max_request_body: DEFAULT_MAX_REQUEST_BODY,
         }
     }
 }
@@ -200,6 +215,20 @@ struct RawApplication {
     authors: Vec<String>,
     #[serde(default)]
     trigger: RawAppTriggers,
+    #[serde(default)]
+    tool: BTreeMap<String, Spanned<toml::Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAppSettings {
+    cors: Option<RawCors>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCors {
+    allowed_origins: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -315,6 +344,7 @@ struct RawRiffSettings {
     timeout: Option<toml::Value>,
     publish_topics: Option<Vec<String>>,
     instance_reuse: Option<RawInstanceReuse>,
+    max_request_body: Option<toml::Value>,
 }
 
 #[derive(Deserialize)]
@@ -381,6 +411,7 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         return Err(err_at(find(text, "[application]"), "[application] name: must not be empty".into()));
     }
     let _ = (&raw.application.description, &raw.application.authors);
+    let app_settings = app_settings(text, raw.application.tool, &err_at)?;
     let base = raw.application.trigger.http.and_then(|h| h.base).unwrap_or_else(|| "/".to_string());
     if !base.starts_with('/') {
         return Err(err_at(
@@ -506,7 +537,53 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         components,
         http_routes,
         queue_triggers,
+        riff: app_settings,
     })
+}
+
+/// `[application.tool.riff]`.
+fn app_settings(
+    text: &str,
+    tools: BTreeMap<String, Spanned<toml::Value>>,
+    err_at: impl Fn(Option<usize>, String) -> ManifestError,
+) -> Result<AppSettings, ManifestError> {
+    let mut settings = AppSettings::default();
+    let Some(value) = tools.into_iter().find_map(|(tool, v)| (tool == "riff").then_some(v)) else {
+        return Ok(settings);
+    };
+    let at = find(text, "[application.tool.riff]").or(Some(value.span().start));
+    let raw: RawAppSettings = value.into_inner().try_into().map_err(|e: toml::de::Error| {
+        err_at(at, format!("[application.tool.riff]: {}", e.message().trim()))
+    })?;
+    if let Some(cors) = raw.cors {
+        for origin in cors.allowed_origins {
+            check_origin(&origin)
+                .map_err(|m| err_at(at, format!("[application.tool.riff] cors.allowed_origins: {m}")))?;
+            settings.cors_allowed_origins.push(origin);
+        }
+    }
+    Ok(settings)
+}
+
+/// An origin as browsers send it: `scheme://host[:port]`, no path; or `*`.
+fn check_origin(origin: &str) -> Result<(), String> {
+    if origin == "*" {
+        return Ok(());
+    }
+    let parsed = url::Url::parse(origin).map_err(|e| format!("{origin:?} is not an origin: {e}"))?;
+    let bare = matches!(parsed.scheme(), "http" | "https")
+        && parsed.host_str().is_some()
+        && parsed.path() == "/"
+        && !origin.ends_with('/')
+        && parsed.query().is_none()
+        && parsed.username().is_empty();
+    if bare {
+        Ok(())
+    } else {
+        Err(format!(
+            "{origin:?} is not an origin: expected scheme://host[:port], e.g. \"https://music.example.com\""
+        ))
+    }
 }
 
 /// Topic names: lowercase letters, digits, '.', '-' and '_', up to 128 characters.
@@ -635,6 +712,10 @@ fn validate_component(
         if let Some(v) = settings.timeout {
             riff.timeout = parse_duration(&v).map_err(|m| err(tool_at, format!("tool.riff.timeout: {m}")))?;
         }
+        if let Some(v) = settings.max_request_body {
+            riff.max_request_body =
+                parse_bytes(&v).map_err(|m| err(tool_at, format!("tool.riff.max_request_body: {m}")))?;
+        }
         for topic in settings.publish_topics.unwrap_or_default() {
             check_topic(&topic).map_err(|m| err(tool_at, format!("tool.riff.publish_topics: {m}")))?;
             riff.publish_topics.push(topic);
@@ -714,19 +795,24 @@ fn check_label(label: &str) -> Result<(), String> {
 
 /// `"128MiB"`, `"64 MB"`, or a number of bytes.
 pub fn parse_size(value: &toml::Value) -> Result<u64, String> {
-    let bytes = match value {
-        toml::Value::Integer(n) if *n > 0 => *n as u64,
+    let bytes = parse_bytes(value)?;
+    if bytes < 64 * 1024 {
+        return Err(format!("{bytes} bytes is below one Wasm page (64KiB)"));
+    }
+    Ok(bytes)
+}
+
+/// A byte count: `"64KiB"`, `"1MB"` or a number of bytes.
+pub fn parse_bytes(value: &toml::Value) -> Result<u64, String> {
+    Ok(match value {
+        toml::Value::Integer(n) if *n >= 0 => *n as u64,
         toml::Value::String(s) => s
             .trim()
             .parse::<bytesize::ByteSize>()
             .map_err(|e| format!("cannot read {s:?} as a size (e.g. \"128MiB\"): {e}"))?
             .as_u64(),
         other => return Err(format!("expected a size like \"128MiB\", found {other}")),
-    };
-    if bytes < 64 * 1024 {
-        return Err(format!("{bytes} bytes is below one Wasm page (64KiB)"));
-    }
-    Ok(bytes)
+    })
 }
 
 /// `"30s"`, `"500ms"`, `"2m"`, or a number of seconds.

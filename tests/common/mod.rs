@@ -201,6 +201,30 @@ impl Riff {
         false
     }
 
+    /// The riff process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send SIGTERM, as a service manager would.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().unwrap();
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Wait up to `limit` for riff to exit: its exit code (`None` when killed by a signal), or
+    /// `None` overall when it is still running.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<Option<i32>> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status.code());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Stop riff and hand back its app directory (state included) for a restart.
     pub fn stop(mut self) -> tempfile::TempDir {
         let _ = self.child.kill();
@@ -264,4 +288,11 @@ pub fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value
     let status = resp.status().as_u16();
     let text = resp.text().unwrap();
     (status, serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {url}: {e}: {text}")))
+}
+
+/// A client whose connections come from `local` (any 127.0.0.0/8 address reaches a server on
+/// 127.0.0.1 over loopback): to look like several clients, as riff's `spin-client-addr` sees them.
+pub fn client_from(local: &str) -> reqwest::blocking::Client {
+    let ip: std::net::IpAddr = local.parse().expect("a local IP address");
+    reqwest::blocking::Client::builder().timeout(Duration::from_secs(60)).local_address(ip).build().unwrap()
 }

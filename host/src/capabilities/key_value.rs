@@ -8,9 +8,9 @@
 //! why the embedded backend is for one host process: replicas share state through the external
 //! backends (Redis) that the runtime config selects.
 //!
-//! Access control: a component opens only the labels in its `key_value_stores`. A label some
-//! other component has (or the runtime config defines) gives `access-denied`; any other label
-//! gives `no-such-store`.
+//! Access control: a component opens only the labels in its `key_value_stores`; any other label
+//! gives `access-denied`, whether or not some other component has it (as in Spin: whether a store
+//! exists elsewhere is not the component's business).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -160,20 +160,12 @@ pub struct CasHandle {
     version: Option<u64>,
 }
 
-/// Outcome of a label lookup, mapped onto each interface's error variants.
-enum OpenError {
-    AccessDenied,
-    NoSuchStore,
-}
+/// A label the component was not granted.
+struct AccessDenied;
 
 impl RequestState {
-    fn open_kv(&mut self, label: &str) -> Result<Arc<KvStore>, OpenError> {
-        let runtime = &self.component;
-        match runtime.kv_stores.get(label) {
-            Some(store) => Ok(store.clone()),
-            None if runtime.known_kv_labels.contains(label) => Err(OpenError::AccessDenied),
-            None => Err(OpenError::NoSuchStore),
-        }
+    fn open_kv(&mut self, label: &str) -> Result<Arc<KvStore>, AccessDenied> {
+        self.component.kv_stores.get(label).cloned().ok_or(AccessDenied)
     }
 
     fn kv(&self, handle: &Resource<KvHandle>) -> wasmtime::Result<Arc<KvStore>> {
@@ -191,8 +183,7 @@ impl spin_kv::HostStore for RequestState {
     async fn open(&mut self, label: String) -> wasmtime::Result<Result<Resource<KvHandle>, spin_kv::Error>> {
         Ok(match self.open_kv(&label) {
             Ok(store) => Ok(self.table.push(KvHandle { store })?),
-            Err(OpenError::AccessDenied) => Err(spin_kv::Error::AccessDenied),
-            Err(OpenError::NoSuchStore) => Err(spin_kv::Error::NoSuchStore),
+            Err(AccessDenied) => Err(spin_kv::Error::AccessDenied),
         })
     }
 
@@ -253,8 +244,7 @@ impl wasi_store::Host for RequestState {
     ) -> wasmtime::Result<Result<Resource<KvHandle>, wasi_store::Error>> {
         Ok(match self.open_kv(&identifier) {
             Ok(store) => Ok(self.table.push(KvHandle { store })?),
-            Err(OpenError::AccessDenied) => Err(wasi_store::Error::AccessDenied),
-            Err(OpenError::NoSuchStore) => Err(wasi_store::Error::NoSuchStore),
+            Err(AccessDenied) => Err(wasi_store::Error::AccessDenied),
         })
     }
 }

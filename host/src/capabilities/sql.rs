@@ -4,8 +4,8 @@
 //! Statements run exactly as the guest wrote them with its parameters *bound*, never spliced into
 //! the SQL text, so a parameter cannot change what a statement does.
 //!
-//! Access control mirrors key-value: a component opens only its `sqlite_databases`; a label that
-//! exists for others gives `access-denied`, any other `no-such-database`.
+//! Access control mirrors key-value: a component opens only its `sqlite_databases`; any other
+//! label gives `access-denied`.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -176,7 +176,6 @@ pub struct SqlConnection {
 
 pub enum OpenError {
     AccessDenied,
-    NoSuchDatabase,
 }
 
 impl RequestState {
@@ -185,8 +184,7 @@ impl RequestState {
         let runtime = &self.component;
         match runtime.sql_databases.get(label) {
             Some(db) => Ok(db.clone()),
-            None if runtime.known_sql_labels.contains(label) => Err(OpenError::AccessDenied),
-            None => Err(OpenError::NoSuchDatabase),
+            None => Err(OpenError::AccessDenied),
         }
     }
 
@@ -248,7 +246,6 @@ impl v2::HostConnection for RequestState {
     ) -> wasmtime::Result<Result<Resource<SqlConnection>, v2::Error>> {
         Ok(self.open_sql(&database).map_err(|e| match e {
             OpenError::AccessDenied => v2::Error::AccessDenied,
-            OpenError::NoSuchDatabase => v2::Error::NoSuchDatabase,
         }))
     }
 
@@ -306,7 +303,6 @@ impl v3::HostConnection for RequestState {
     ) -> wasmtime::Result<Result<Resource<SqlConnection>, v3::Error>> {
         Ok(self.open_sql(&database).map_err(|e| match e {
             OpenError::AccessDenied => v3::Error::AccessDenied,
-            OpenError::NoSuchDatabase => v3::Error::NoSuchDatabase,
         }))
     }
 

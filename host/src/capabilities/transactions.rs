@@ -88,7 +88,6 @@ impl wit::HostTransaction for RequestState {
         let db = match self.granted_database(&database) {
             Ok(db) => db,
             Err(OpenError::AccessDenied) => return Ok(Err(wit::Error::AccessDenied)),
-            Err(OpenError::NoSuchDatabase) => return Ok(Err(wit::Error::NoSuchDatabase)),
         };
         let tx = match db.begin().await {
             Ok(tx) => tx,
