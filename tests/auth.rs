@@ -1,8 +1,13 @@
 //! The auth service on the repository's spin.toml: accounts, tokens, logout, refresh, the
-//! failed-login limit, input validation, and `verify-token` through a typed call.
+//! failed-login limits, input validation, and `verify-token` through a typed call; and what holds
+//! under concurrent requests (one account per name, one use per refresh token, at most five
+//! password checks per client and window).
 
 mod common;
+use std::sync::Barrier;
+
 use common::*;
+use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
 /// The app plus a test caller of `riff:music/auth#verify-token` at `/verify/<token>`.
@@ -125,7 +130,161 @@ fn failed_logins_are_rate_limited_per_username() {
     for _ in 0..5 {
         assert_error(login(&riff, "eve", "wrong password"), 401, "invalid username or password");
     }
-    // Locked now, even with the right password; other users are unaffected.
+    // This client is held back now, even with the right password; other users are unaffected.
     assert_error(login(&riff, "eve", "right password"), 429, "too many failed logins");
     assert_eq!(login(&riff, "sam", "right password").0, 200);
+}
+
+/// A POST from `client`: status, response headers, JSON body (null when not JSON).
+fn send(client: &Client, url: &str, body: &Value) -> (u16, reqwest::header::HeaderMap, Value) {
+    let resp = client.post(url).json(body).send().unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    (status, headers, resp.json().unwrap_or(Value::Null))
+}
+
+/// Run `n` copies of `f` (given their index) on threads released at the same moment.
+fn all_at_once<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let start = Barrier::new(n);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let (start, f) = (&start, &f);
+                s.spawn(move || {
+                    start.wait();
+                    f(i)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}
+
+fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+#[test]
+fn parallel_registrations_of_one_name_create_one_account() {
+    let riff = start();
+    let url = riff.url("/v1/auth/register");
+    let results = all_at_once(20, |i| {
+        let body = json!({ "username": "ann", "password": format!("password number {i}") });
+        let (status, _, body) = send(&client(), &url, &body);
+        (status, body)
+    });
+    let statuses: Vec<u16> = results.iter().map(|(s, _)| *s).collect();
+    assert_eq!(count(&statuses, 201), 1, "{results:?}");
+    assert_eq!(count(&statuses, 409), 19, "{results:?}");
+    // The account is the winner's: its password logs in, a loser's does not.
+    let winner = statuses.iter().position(|s| *s == 201).unwrap();
+    assert_eq!(login(&riff, "ann", &format!("password number {winner}")).0, 200);
+    let loser = (winner + 1) % 20;
+    assert_eq!(login(&riff, "ann", &format!("password number {loser}")).0, 401);
+}
+
+#[test]
+fn a_refresh_token_works_once_even_when_presented_in_parallel() {
+    let riff = start();
+    assert_eq!(
+        post(&riff, "/v1/auth/register", &json!({ "username": "rita", "password": "rita's password" })).0,
+        201
+    );
+    let (status, tokens) = login(&riff, "rita", "rita's password");
+    assert_eq!(status, 200, "{tokens}");
+    let mut refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let url = riff.url("/v1/auth/refresh");
+    for round in 0..5 {
+        let results = all_at_once(8, |_| send(&client(), &url, &json!({ "refresh_token": refresh })));
+        let statuses: Vec<u16> = results.iter().map(|(s, _, _)| *s).collect();
+        assert_eq!(count(&statuses, 200), 1, "round {round}: {statuses:?}");
+        assert_eq!(count(&statuses, 401), 7, "round {round}: {statuses:?}");
+        for (status, headers, body) in &results {
+            if *status == 401 {
+                assert_eq!(body["error"]["status"], 401, "{body}");
+                assert_eq!(header(headers, "www-authenticate"), Some(r#"Bearer error="invalid_token""#));
+            }
+        }
+        // The one new pair works (its refresh token is the next round's).
+        let (_, _, renewed) = results.iter().find(|(s, _, _)| *s == 200).unwrap();
+        let access = renewed["access_token"].as_str().unwrap();
+        let me = client().get(riff.url("/v1/me")).bearer_auth(access).send().unwrap();
+        assert_eq!(me.status().as_u16(), 200);
+        refresh = renewed["refresh_token"].as_str().unwrap().to_string();
+    }
+}
+
+/// Seconds since the epoch.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+#[test]
+fn parallel_wrong_logins_check_five_passwords_and_the_owner_still_gets_in() {
+    let riff = start();
+    assert_eq!(
+        post(&riff, "/v1/auth/register", &json!({ "username": "olga", "password": "olga's password" })).0,
+        201
+    );
+    // Attempt windows are 15 minutes aligned to the epoch: keep the burst inside one.
+    let into_window = unix_now() % 900;
+    if into_window > 890 {
+        std::thread::sleep(std::time::Duration::from_secs(901 - into_window));
+    }
+    let url = riff.url("/v1/auth/login");
+    let results = all_at_once(20, |_| {
+        send(&client(), &url, &json!({ "username": "olga", "password": "not her password" }))
+    });
+    let statuses: Vec<u16> = results.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(count(&statuses, 401), 5, "exactly five passwords checked: {statuses:?}");
+    assert_eq!(count(&statuses, 429), 15, "{statuses:?}");
+    for (status, headers, body) in &results {
+        assert_eq!(body["error"]["status"], *status, "{body}");
+        if *status == 429 {
+            let wait: u64 = header(headers, "retry-after").expect("Retry-After").parse().unwrap();
+            assert!((1..=900).contains(&wait), "Retry-After {wait}");
+            assert!(body["error"]["message"].as_str().unwrap().contains("too many failed logins"), "{body}");
+        } else {
+            assert_eq!(header(headers, "www-authenticate"), Some("Bearer"));
+        }
+    }
+    // The guessing client stays held back, right password or not...
+    let right = json!({ "username": "olga", "password": "olga's password" });
+    assert_eq!(send(&client(), &url, &right).0, 429);
+    // ...but the owner, on another address, is not locked out.
+    let (status, _, tokens) = send(&client_from("127.0.0.2"), &url, &right);
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["access_token"].is_string());
+    assert!(!riff.log().contains("not her password"), "a password reached the log");
+}
+
+#[test]
+fn many_failing_addresses_back_the_account_off_but_a_clean_client_gets_in() {
+    let riff = start();
+    assert_eq!(
+        post(&riff, "/v1/auth/register", &json!({ "username": "paul", "password": "paul's password" })).0,
+        201
+    );
+    let url = riff.url("/v1/auth/login");
+    let wrong = json!({ "username": "paul", "password": "a wrong guess" });
+    let right = json!({ "username": "paul", "password": "paul's password" });
+    // 25 addresses guess once each: every first attempt of a client is checked.
+    for i in 1..=25 {
+        let (status, _, body) = send(&client_from(&format!("127.0.1.{i}")), &url, &wrong);
+        assert_eq!(status, 401, "guess {i}: {body}");
+    }
+    // 25 failures: clients that have been failing now wait their turn (32 s here), even with
+    // the right password.
+    let (status, headers, body) = send(&client_from("127.0.1.1"), &url, &right);
+    assert_eq!(status, 429, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("this account"), "{body}");
+    let wait: u64 = header(&headers, "retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    // A client that has not been failing is checked, and the owner logs in.
+    let (status, _, tokens) = send(&client_from("127.0.2.1"), &url, &right);
+    assert_eq!(status, 200, "{tokens}");
 }

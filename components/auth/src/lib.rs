@@ -9,7 +9,22 @@
 //!
 //! It exports `riff:music/auth#verify-token`, which every other service calls. State lives in the
 //! key-value store `auth`: accounts (argon2id hashes only), refresh tokens (by SHA-256),
-//! revoked token ids and failed-login counters. Passwords and hashes are never logged or returned.
+//! revoked token ids and login-attempt counters. Passwords, hashes and tokens are never logged
+//! or returned.
+//!
+//! Concurrency: every check-then-write is one atomic key-value operation (`wasi:keyvalue`
+//! atomics, through `riff_guest::kv`), so parallel requests cannot slip in between the check and
+//! the write: an account is created by insert-if-absent (one of N parallel registrations wins),
+//! a refresh token is taken once (one of N parallel refreshes gets new tokens), and a login
+//! attempt reserves its number in the client's attempt counter before its password is checked.
+//!
+//! Login throttling, per username: each client address (an IPv6 client by its /64, from the
+//! `spin-client-addr` header the host sets from the connection) gets
+//! [`rules::MAX_CLIENT_ATTEMPTS`] checks per 15-minute window, then 429 with `Retry-After`; a
+//! successful login clears its count. Past [`rules::BACKOFF_AFTER_FAILURES`] failures from all
+//! addresses together, clients that have been failing take turns with an exponential backoff (up
+//! to a minute), while a client's first attempt in a window is always checked: a stranger's
+//! guessing cannot lock the owner out.
 
 pub mod rules;
 pub mod tokens;
@@ -19,17 +34,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine;
-use riff_guest::{json_body, json_response, new_id, no_content, respond, ApiError, ApiResult};
+use riff_guest::kv::{self, Bucket, Change};
+use riff_guest::{allow_methods, json_body, json_response, new_id, no_content, respond, ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Digest;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 #[cfg(target_arch = "wasm32")]
 use spin_sdk::http_component;
-use spin_sdk::key_value::Store;
 use spin_sdk::variables;
 
-use rules::Failures;
+use rules::UserFailures;
 use tokens::TokenClaims;
 
 mod bindings {
@@ -89,17 +104,23 @@ fn handle(req: Request) -> Response {
 }
 
 fn route(req: &Request) -> ApiResult {
-    let store =
-        Store::open(STORE).map_err(|e| ApiError::internal(format!("auth store unavailable: {e:?}")))?;
-    match (req.method(), req.path()) {
-        (Method::Post, "/v1/auth/register") => register(&store, json_body(req)?),
-        (Method::Post, "/v1/auth/login") => login(&store, json_body(req)?),
-        (Method::Post, "/v1/auth/refresh") => refresh(&store, json_body(req)?),
-        (Method::Post, "/v1/auth/logout") => logout(&store, req),
-        (_, "/v1/auth/register" | "/v1/auth/login" | "/v1/auth/refresh" | "/v1/auth/logout") => {
-            Err(ApiError::new(405, "use POST"))
+    let path = req.path();
+    match path {
+        "/v1/auth/register" | "/v1/auth/login" | "/v1/auth/refresh" | "/v1/auth/logout" => {
+            allow_methods(req.method(), &["POST"])?
         }
-        (_, path) => Err(ApiError::not_found(format!("no such endpoint: {path}"))),
+        _ => return Err(ApiError::not_found(format!("no such endpoint: {path}"))),
+    }
+    let store = kv::open(STORE)?;
+    match path {
+        "/v1/auth/register" => register(&store, json_body(req)?),
+        "/v1/auth/login" => {
+            let client =
+                riff_guest::client_ip(req).map_or_else(|| "unknown".into(), |ip| rules::client_key(&ip));
+            login(&store, json_body(req)?, &client)
+        }
+        "/v1/auth/refresh" => refresh(&store, json_body(req)?),
+        _ => logout(&store, req),
     }
 }
 
@@ -113,46 +134,30 @@ fn random_bytes<const N: usize>() -> ApiResult<[u8; N]> {
     Ok(bytes)
 }
 
-fn kv_error(e: impl std::fmt::Debug) -> ApiError {
-    ApiError::internal(format!("auth store error: {e:?}"))
-}
-
-fn get_json<T: for<'de> Deserialize<'de>>(store: &Store, key: &str) -> ApiResult<Option<T>> {
-    match store.get(key).map_err(kv_error)? {
-        Some(bytes) => {
-            serde_json::from_slice(&bytes).map(Some).map_err(|e| ApiError::internal(e.to_string()))
-        }
-        None => Ok(None),
-    }
-}
-
-fn set_json<T: Serialize>(store: &Store, key: &str, value: &T) -> ApiResult<()> {
-    store
-        .set(key, &serde_json::to_vec(value).map_err(|e| ApiError::internal(e.to_string()))?)
-        .map_err(kv_error)
-}
-
-/// The signing key: the `signing_key` variable when set, else a random key kept in the store.
-fn signing_key(store: &Store) -> ApiResult<Vec<u8>> {
+/// The signing key: the `signing_key` variable when set, else a random key kept in the store
+/// (the first request that needs one stores it; parallel first requests all end up with that one).
+fn signing_key(store: &Bucket) -> ApiResult<Vec<u8>> {
     if let Ok(key) = variables::get("signing_key") {
         if !key.is_empty() {
             return Ok(key.into_bytes());
         }
     }
-    if let Some(key) = store.get("config:signing-key").map_err(kv_error)? {
+    const KEY: &str = "config:signing-key";
+    if let Some(key) = store.get(KEY)? {
         return Ok(key);
     }
-    store.set("config:signing-key", &random_bytes::<32>()?).map_err(kv_error)?;
-    // Read back: if two first requests raced, both use the one that was stored last.
-    store.get("config:signing-key").map_err(kv_error)?.ok_or_else(|| ApiError::internal("signing key lost"))
+    store.insert_if_absent(KEY, &random_bytes::<32>()?)?;
+    store.get(KEY)?.ok_or_else(|| ApiError::internal("signing key lost"))
 }
 
-fn register(store: &Store, creds: Credentials) -> ApiResult {
+fn register(store: &Bucket, creds: Credentials) -> ApiResult {
     rules::check_username(&creds.username).map_err(ApiError::bad_request)?;
     rules::check_password(&creds.password).map_err(ApiError::bad_request)?;
     let key = format!("user:{}", creds.username);
-    if store.exists(&key).map_err(kv_error)? {
-        return Err(ApiError::conflict(format!("username {:?} is taken", creds.username)));
+    let taken = || ApiError::conflict(format!("username {:?} is taken", creds.username));
+    // A cheap early answer; the insert below is what decides.
+    if store.exists(&key)? {
+        return Err(taken());
     }
     let salt =
         SaltString::encode_b64(&random_bytes::<16>()?).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -160,8 +165,11 @@ fn register(store: &Store, creds: Credentials) -> ApiResult {
         .hash_password(creds.password.as_bytes(), &salt)
         .map_err(|e| ApiError::internal(format!("hashing failed: {e}")))?
         .to_string();
-    let account = Account { id: new_id()?, username: creds.username, password_hash, created_at: now() };
-    set_json(store, &key, &account)?;
+    let account =
+        Account { id: new_id()?, username: creds.username.clone(), password_hash, created_at: now() };
+    if !store.insert_if_absent(&key, &kv::encode(&account)?)? {
+        return Err(taken());
+    }
     Ok(json_response(
         201,
         &json!({ "id": account.id, "username": account.username, "type": "user", "href": format!("/v1/users/{}", account.id) }),
@@ -172,28 +180,68 @@ fn register(store: &Store, creds: Credentials) -> ApiResult {
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3rD0f8QiV9Jd2hTgTq5zmG2o0tq2pFq2m1p4iCk6bF8";
 
-fn login(store: &Store, creds: Credentials) -> ApiResult {
-    let now = now();
-    let failures_key = format!("failures:{}", creds.username);
-    let failures: Failures = get_json(store, &failures_key)?.unwrap_or_default();
-    if let Some(wait) = failures.locked_for(now) {
-        return Err(ApiError::new(429, format!("too many failed logins; try again in {wait} s")));
+fn login(store: &Bucket, creds: Credentials, client: &str) -> ApiResult {
+    let invalid = || ApiError::unauthorized("invalid username or password");
+    if rules::check_username(&creds.username).is_err() {
+        // No such account can exist: take as long as a wrong password, and store nothing.
+        check_password(None, &creds.password);
+        return Err(invalid());
     }
-    let account: Option<Account> = get_json(store, &format!("user:{}", creds.username))?;
-    let hash = account.as_ref().map_or(DUMMY_HASH, |a| a.password_hash.as_str());
-    let verified = PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(creds.password.as_bytes(), &parsed).is_ok())
-        .unwrap_or(false);
+    let now = now();
+    let (window, window_left) = rules::attempt_window(now);
+    let attempts_key = |window: u64| format!("attempts:{}:{client}:{window}", creds.username);
+    // Reserve this attempt before anything is checked: of N parallel attempts, only the first
+    // MAX_CLIENT_ATTEMPTS get a number that lets their password be checked.
+    let attempt = store.increment(&attempts_key(window), 1)?;
+    if attempt == 1 && window > 0 {
+        let _ = store.delete(&attempts_key(window - 1));
+    }
+    if !rules::client_may_attempt(attempt) {
+        return Err(ApiError::too_many_requests(
+            format!("too many failed logins from this address; try again in {window_left} s"),
+            window_left,
+        ));
+    }
+    let failures_key = format!("failures:{}", creds.username);
+    if attempt > 1 {
+        // This client has been trying already: it waits its turn while the username is backed off.
+        let turn = store.update_json(&failures_key, |f: Option<UserFailures>| {
+            Ok(match f.unwrap_or_default().take_turn(now) {
+                Err(wait) => Change::Keep(Err(wait)),
+                Ok(None) => Change::Keep(Ok(())),
+                Ok(Some(taken)) => Change::Write(kv::encode(&taken)?, Ok(())),
+            })
+        })?;
+        if let Err(wait) = turn {
+            return Err(ApiError::too_many_requests(
+                format!("too many failed logins for this account; try again in {wait} s"),
+                wait,
+            ));
+        }
+    }
+    let account: Option<Account> = store.get_json(&format!("user:{}", creds.username))?;
     match account {
-        Some(account) if verified => {
-            let _ = store.delete(&failures_key);
+        Some(account) if check_password(Some(&account), &creds.password) => {
+            let _ = store.delete(&attempts_key(window));
             issue_tokens(store, &account.id, &account.username)
         }
         _ => {
-            set_json(store, &failures_key, &failures.record(now))?;
-            Err(ApiError::unauthorized("invalid username or password"))
+            store.update_json(&failures_key, |f: Option<UserFailures>| {
+                Ok(Change::Write(kv::encode(&f.unwrap_or_default().record(now))?, ()))
+            })?;
+            Err(invalid())
         }
     }
+}
+
+/// Check `password` against the account's hash; without an account, against a dummy hash, so
+/// unknown usernames take as long as wrong passwords (and never pass).
+fn check_password(account: Option<&Account>, password: &str) -> bool {
+    let hash = account.map_or(DUMMY_HASH, |a| a.password_hash.as_str());
+    let verified = PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false);
+    verified && account.is_some()
 }
 
 fn refresh_key(token: &str) -> String {
@@ -204,7 +252,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn issue_tokens(store: &Store, user_id: &str, username: &str) -> ApiResult {
+fn issue_tokens(store: &Bucket, user_id: &str, username: &str) -> ApiResult {
     let now = now();
     let claims = TokenClaims {
         sub: user_id.to_string(),
@@ -220,7 +268,7 @@ fn issue_tokens(store: &Store, user_id: &str, username: &str) -> ApiResult {
         username: username.to_string(),
         expires_at: now + REFRESH_TOKEN_SECONDS,
     };
-    set_json(store, &refresh_key(&refresh_token), &grant)?;
+    store.set_json(&refresh_key(&refresh_token), &grant)?;
     Ok(json_response(
         200,
         &json!({
@@ -232,35 +280,35 @@ fn issue_tokens(store: &Store, user_id: &str, username: &str) -> ApiResult {
     ))
 }
 
-fn refresh(store: &Store, body: RefreshRequest) -> ApiResult {
-    let key = refresh_key(&body.refresh_token);
-    let grant: RefreshGrant =
-        get_json(store, &key)?.ok_or_else(|| ApiError::unauthorized("invalid or used refresh token"))?;
-    // Rotation: a refresh token works once.
-    store.delete(&key).map_err(kv_error)?;
+fn refresh(store: &Bucket, body: RefreshRequest) -> ApiResult {
+    // Rotation: a refresh token works once, however many requests present it at the same time.
+    let grant = store
+        .take_once(&refresh_key(&body.refresh_token))?
+        .ok_or_else(|| ApiError::invalid_token("invalid or used refresh token"))?;
+    let grant: RefreshGrant = serde_json::from_slice(&grant)
+        .map_err(|e| ApiError::internal(format!("unreadable refresh grant: {e}")))?;
     if grant.expires_at <= now() {
-        return Err(ApiError::unauthorized("refresh token expired"));
+        return Err(ApiError::invalid_token("refresh token expired"));
     }
     issue_tokens(store, &grant.user_id, &grant.username)
 }
 
-fn logout(store: &Store, req: &Request) -> ApiResult {
+fn logout(store: &Bucket, req: &Request) -> ApiResult {
     let token = riff_guest::bearer_token(req)?;
-    let claims = verify(store, &token).map_err(ApiError::unauthorized)?;
+    let claims = verify(store, &token).map_err(ApiError::invalid_token)?;
     let body: LogoutRequest = if req.body().is_empty() { LogoutRequest::default() } else { json_body(req)? };
-    set_json(store, &format!("revoked:{}", claims.jti), &claims.exp)?;
+    store.set_json(&format!("revoked:{}", claims.jti), &claims.exp)?;
     if let Some(refresh) = body.refresh_token {
-        store.delete(&refresh_key(&refresh)).map_err(kv_error)?;
+        store.delete(&refresh_key(&refresh))?;
     }
     Ok(no_content())
 }
 
 /// Signature, expiry and revocation.
-fn verify(store: &Store, token: &str) -> Result<TokenClaims, String> {
+fn verify(store: &Bucket, token: &str) -> Result<TokenClaims, String> {
     let key = signing_key(store).map_err(|e| e.message)?;
     let claims = tokens::verify(token, &key, now()).map_err(|e| e.to_string())?;
-    let revoked = store.exists(&format!("revoked:{}", claims.jti)).map_err(|e| format!("{e:?}"))?;
-    if revoked {
+    if store.exists(&format!("revoked:{}", claims.jti)).map_err(|e| e.message)? {
         return Err("token revoked".into());
     }
     Ok(claims)
@@ -271,7 +319,7 @@ struct AuthService;
 
 impl Guest for AuthService {
     fn verify_token(token: String) -> Result<Claims, ServiceError> {
-        let store = Store::open(STORE).map_err(|e| ServiceError::Internal(format!("auth store: {e:?}")))?;
+        let store = kv::open(STORE).map_err(|e| ServiceError::Internal(e.message))?;
         let claims = verify(&store, &token).map_err(ServiceError::Unauthorized)?;
         Ok(Claims {
             user_id: claims.sub,

@@ -7,33 +7,51 @@
 
 pub mod catalog;
 pub mod events;
+pub mod kv;
 pub mod store;
 pub mod time;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
-use spin_sdk::http::{Request, Response};
+use spin_sdk::http::{Method, Request, Response};
 
 /// Largest request body a service accepts (413 beyond).
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// An error answer: HTTP status plus a message safe to show the client.
+/// An error answer: HTTP status plus a message safe to show the client, and the headers the
+/// status calls for (`Allow` on 405, `WWW-Authenticate` on 401, `Retry-After` on 429).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: u16,
     pub message: String,
+    pub headers: Vec<(String, String)>,
 }
 
 impl ApiError {
     pub fn new(status: u16, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self { status, message: message.into(), headers: Vec::new() }
+    }
+    /// The same error with one more response header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+    /// A header's value, if the error carries it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     pub fn bad_request(m: impl Into<String>) -> Self {
         Self::new(400, m)
     }
+    /// 401 for a request without usable credentials (`WWW-Authenticate: Bearer`).
     pub fn unauthorized(m: impl Into<String>) -> Self {
-        Self::new(401, m)
+        Self::new(401, m).with_header("www-authenticate", "Bearer")
+    }
+    /// 401 for a token that was presented but refused: bad signature, expired, revoked
+    /// (`WWW-Authenticate: Bearer error="invalid_token"`, RFC 6750).
+    pub fn invalid_token(m: impl Into<String>) -> Self {
+        Self::new(401, m).with_header("www-authenticate", "Bearer error=\"invalid_token\"")
     }
     pub fn forbidden(m: impl Into<String>) -> Self {
         Self::new(403, m)
@@ -41,8 +59,21 @@ impl ApiError {
     pub fn not_found(m: impl Into<String>) -> Self {
         Self::new(404, m)
     }
+    /// 405 with the methods the resource does take, in `Allow` and in the message.
+    pub fn method_not_allowed(allow: &[&str]) -> Self {
+        let message = match allow {
+            [] => "method not allowed".to_string(),
+            [only] => format!("method not allowed; use {only}"),
+            [rest @ .., last] => format!("method not allowed; use {} or {last}", rest.join(", ")),
+        };
+        Self::new(405, message).with_header("allow", allow.join(", "))
+    }
     pub fn conflict(m: impl Into<String>) -> Self {
         Self::new(409, m)
+    }
+    /// 429: come back in `retry_after` seconds (at least 1), also sent as `Retry-After`.
+    pub fn too_many_requests(m: impl Into<String>, retry_after: u64) -> Self {
+        Self::new(429, m).with_header("retry-after", retry_after.max(1).to_string())
     }
     pub fn internal(m: impl Into<String>) -> Self {
         Self::new(500, m)
@@ -55,7 +86,21 @@ impl ApiError {
 
 impl From<ApiError> for Response {
     fn from(e: ApiError) -> Response {
-        json_response(e.status, &e.body())
+        let mut builder = Response::builder();
+        builder.status(e.status).header("content-type", "application/json");
+        for (name, value) in &e.headers {
+            builder.header(name.as_str(), value.as_str());
+        }
+        builder.body(serde_json::to_vec(&e.body()).unwrap_or_else(|_| b"{}".to_vec())).build()
+    }
+}
+
+/// Answer 405 (with `Allow`) unless `method` is one of `allow`.
+pub fn allow_methods(method: &Method, allow: &[&str]) -> ApiResult<()> {
+    if allow.contains(&method.to_string().as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(allow))
     }
 }
 
@@ -115,6 +160,21 @@ pub fn parse_bearer(header: &str) -> ApiResult<String> {
         return Err(ApiError::unauthorized("expected \"Bearer <token>\""));
     }
     Ok(token.trim().to_string())
+}
+
+/// The client's IP address, from the `spin-client-addr` header (`ip:port`) the host sets from
+/// the connection (clients cannot supply it: the host replaces it). `None` when absent.
+pub fn client_ip(req: &Request) -> Option<String> {
+    req.header("spin-client-addr").and_then(|h| h.as_str()).and_then(parse_client_addr)
+}
+
+pub fn parse_client_addr(value: &str) -> Option<String> {
+    let value = value.trim();
+    let ip = match value.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip(),
+        Err(_) => value.parse::<std::net::IpAddr>().ok()?,
+    };
+    Some(ip.to_canonical().to_string())
 }
 
 /// Compare secrets without leaking, through timing, how much of them matched.
@@ -223,6 +283,36 @@ mod tests {
     }
 
     #[test]
+    fn client_addresses() {
+        assert_eq!(parse_client_addr("127.0.0.2:51234").as_deref(), Some("127.0.0.2"));
+        assert_eq!(parse_client_addr("[::1]:8080").as_deref(), Some("::1"));
+        assert_eq!(parse_client_addr("[::ffff:10.0.0.7]:1").as_deref(), Some("10.0.0.7"));
+        assert_eq!(parse_client_addr("10.0.0.7").as_deref(), Some("10.0.0.7"));
+        assert_eq!(parse_client_addr("somewhere"), None);
+    }
+
+    #[test]
+    fn error_headers() {
+        let e = ApiError::method_not_allowed(&["GET", "PUT", "DELETE"]);
+        assert_eq!((e.status, e.header("Allow")), (405, Some("GET, PUT, DELETE")));
+        assert_eq!(e.message, "method not allowed; use GET, PUT or DELETE");
+        assert_eq!(ApiError::method_not_allowed(&["POST"]).message, "method not allowed; use POST");
+        assert_eq!(ApiError::unauthorized("no").header("www-authenticate"), Some("Bearer"));
+        assert_eq!(
+            ApiError::invalid_token("revoked").header("WWW-Authenticate"),
+            Some("Bearer error=\"invalid_token\"")
+        );
+        assert_eq!(ApiError::too_many_requests("slow down", 0).header("retry-after"), Some("1"));
+        assert_eq!(ApiError::bad_request("x").headers, vec![]);
+        assert_eq!(ApiError::bad_request("x").body()["error"]["status"], 400);
+        assert!(allow_methods(&Method::Head, &["GET", "HEAD"]).is_ok());
+        assert!(allow_methods(&Method::Head, &["GET"]).is_err());
+        assert!(allow_methods(&Method::Post, &["POST"]).is_ok());
+        let e = allow_methods(&Method::Other("BREW".into()), &["GET"]).unwrap_err();
+        assert_eq!(e.header("allow"), Some("GET"));
+    }
+
+    #[test]
     fn bodies() {
         #[derive(serde::Deserialize, Debug)]
         struct Login {
@@ -266,7 +356,8 @@ macro_rules! service_error_fn {
             match e {
                 Error::NotFound(m) => $crate::ApiError::not_found(m),
                 Error::Invalid(m) => $crate::ApiError::bad_request(m),
-                Error::Unauthorized(m) => $crate::ApiError::unauthorized(m),
+                // Typed calls refuse as unauthorized only a token that was presented.
+                Error::Unauthorized(m) => $crate::ApiError::invalid_token(m),
                 Error::Forbidden(m) => $crate::ApiError::forbidden(m),
                 Error::Conflict(m) => $crate::ApiError::conflict(m),
                 Error::Internal(m) => $crate::ApiError::internal(m),
