@@ -1,7 +1,8 @@
 //! The auth service on the repository's spin.toml: accounts, tokens, logout, refresh, the
-//! failed-login limits, input validation, and `verify-token` through a typed call; and what holds
+//! failed-login limits, input validation, and `verify-token` through a typed call; what holds
 //! under concurrent requests (one account per name, one use per refresh token, at most five
-//! password checks per client and window).
+//! password checks per client and window); and the HTTP basics every service shares (405 with
+//! `Allow`, 401 with `WWW-Authenticate`).
 
 mod common;
 use std::sync::Barrier;
@@ -287,4 +288,84 @@ fn many_failing_addresses_back_the_account_off_but_a_clean_client_gets_in() {
     // A client that has not been failing is checked, and the owner logs in.
     let (status, _, tokens) = send(&client_from("127.0.2.1"), &url, &right);
     assert_eq!(status, 200, "{tokens}");
+}
+
+#[test]
+fn logout_revokes_and_refused_tokens_are_told_why() {
+    let riff = start();
+    assert_eq!(
+        post(&riff, "/v1/auth/register", &json!({ "username": "lena", "password": "lena's password" })).0,
+        201
+    );
+    let (_, tokens) = login(&riff, "lena", "lena's password");
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let me = |token: Option<&str>, path: &str| {
+        let mut req = client().get(riff.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().unwrap();
+        let status = resp.status().as_u16();
+        let challenge = header(resp.headers(), "www-authenticate").map(str::to_string);
+        (status, challenge, resp.json::<Value>().unwrap_or(Value::Null))
+    };
+    assert_eq!(me(Some(&access), "/v1/me").0, 200);
+
+    let resp = client().post(riff.url("/v1/auth/logout")).bearer_auth(&access).send().unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+    let invalid = Some(r#"Bearer error="invalid_token""#.to_string());
+    let protected = [
+        "/v1/me",
+        "/v1/me/playlists",
+        "/v1/me/tracks",
+        "/v1/me/subscription",
+        "/v1/me/recommendations",
+        "/v1/tracks/tr01/stream",
+    ];
+    for path in protected {
+        let (status, challenge, body) = me(Some(&access), path);
+        assert_eq!((status, &challenge), (401, &invalid), "{path} with a revoked token: {body}");
+        assert_eq!(body["error"]["status"], 401, "{path}: {body}");
+        let (status, challenge, _) = me(Some("not-a-token"), path);
+        assert_eq!((status, &challenge), (401, &invalid), "{path} with garbage");
+        let (status, challenge, body) = me(None, path);
+        assert_eq!((status, challenge.as_deref()), (401, Some("Bearer")), "{path} without a token: {body}");
+    }
+    // A revoked token cannot log out again.
+    let resp = client().post(riff.url("/v1/auth/logout")).bearer_auth(&access).send().unwrap();
+    assert_eq!(resp.status().as_u16(), 401);
+    assert_eq!(header(resp.headers(), "www-authenticate"), invalid.as_deref());
+}
+
+#[test]
+fn wrong_methods_answer_405_with_allow() {
+    let riff = start();
+    let cases = [
+        ("GET", "/v1/auth/login", "POST"),
+        ("PUT", "/v1/auth/register", "POST"),
+        ("DELETE", "/v1/me", "GET"),
+        ("PATCH", "/v1/playlists/somewhere", "GET, PUT, DELETE"),
+        ("GET", "/v1/me/player/played", "POST"),
+        ("POST", "/v1/artists", "GET, HEAD"),
+        ("POST", "/v1/search", "GET, HEAD"),
+        ("DELETE", "/v1/recommendations/status", "GET, HEAD"),
+        ("GET", "/v1/me/subscription/resume", "POST"),
+        ("PATCH", "/v1/me/subscription", "GET, POST, DELETE"),
+    ];
+    for (method, path, allow) in cases {
+        // No token: the method is wrong whoever asks.
+        let resp = client().request(method.parse().unwrap(), riff.url(path)).send().unwrap();
+        let status = resp.status().as_u16();
+        let allowed = header(resp.headers(), "allow").map(str::to_string);
+        let body: Value = resp.json().unwrap_or(Value::Null);
+        assert_eq!((status, allowed.as_deref()), (405, Some(allow)), "{method} {path}: {body}");
+        assert_eq!(body["error"]["status"], 405, "{method} {path}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(allow.split(',').next().unwrap()),
+            "{body}"
+        );
+    }
+    // A path that is no route is still 404.
+    assert_eq!(client().get(riff.url("/v1/me/nothing-here")).send().unwrap().status().as_u16(), 404);
+    assert_eq!(client().get(riff.url("/v1/auth/nothing-here")).send().unwrap().status().as_u16(), 404);
 }

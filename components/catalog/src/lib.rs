@@ -57,11 +57,11 @@ fn route(req: &Request) -> ApiResult {
     if segments.as_slice() == ["v1", "admin", "catalog", "import"] {
         return match method {
             Method::Post => import(&db, req),
-            _ => Err(ApiError::new(405, "use POST")),
+            _ => Err(ApiError::method_not_allowed(&["POST"])),
         };
     }
     if !matches!(method, Method::Get | Method::Head) {
-        return Err(ApiError::new(405, "the catalog is read-only over this API"));
+        return Err(ApiError::method_not_allowed(&["GET", "HEAD"]));
     }
     match segments.as_slice() {
         ["v1", "artists"] if has_ids(&query) => {
@@ -687,7 +687,7 @@ fn stream(db: &Connection, req: &Request, id: &str) -> ApiResult {
     let token = riff_guest::bearer_token(req)?;
     let claims = bindings::riff::music::auth::verify_token(&token).map_err(|e| match e {
         wit_types::Error::Internal(m) => ApiError::internal(m),
-        other => ApiError::unauthorized(service_message(&other)),
+        other => ApiError::invalid_token(service_message(&other)),
     })?;
     let plan = bindings::riff::music::payment::entitlement(&claims.user_id).map_err(|e| match e {
         wit_types::Error::Internal(m) => ApiError::internal(m),

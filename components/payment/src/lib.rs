@@ -91,19 +91,20 @@ pub(crate) fn json_out(status: u16, body: &Value, replayed: bool) -> Response {
 async fn route(req: &Request) -> ApiResult<Response> {
     let path = req.path().trim_end_matches('/').to_string();
     let method = req.method().clone();
-    if path == "/v1/payments/webhook" {
-        return match method {
-            Method::Post => webhook::receive(req),
-            _ => Err(ApiError::new(405, "use POST")),
-        };
-    }
-    if path == "/v1/plans" {
-        return match method {
-            Method::Get => {
-                Ok(json_out(200, &json!({ "plans": [Plan::Free.json(), Plan::Premium.json()] }), false))
-            }
-            _ => Err(ApiError::new(405, "use GET")),
-        };
+    let allowed: &[&str] = match path.as_str() {
+        "/v1/payments/webhook" | "/v1/me/subscription/resume" => &["POST"],
+        "/v1/plans" | "/v1/me/invoices" => &["GET"],
+        "/v1/me/subscription" => &["GET", "POST", "DELETE"],
+        "/v1/me/payment-method" => &["PUT"],
+        _ => return Err(ApiError::not_found(format!("no such endpoint: {path}"))),
+    };
+    riff_guest::allow_methods(&method, allowed)?;
+    match path.as_str() {
+        "/v1/payments/webhook" => return webhook::receive(req),
+        "/v1/plans" => {
+            return Ok(json_out(200, &json!({ "plans": [Plan::Free.json(), Plan::Premium.json()] }), false))
+        }
+        _ => {}
     }
     let user = auth::verify_token(&bearer_token(req)?).map_err(service_error)?.user_id;
     match (method, path.as_str()) {
@@ -122,14 +123,7 @@ async fn route(req: &Request) -> ApiResult<Response> {
             let body: MethodBody = json_body(req)?;
             idempotent(&user, req, Op::SetMethod(body.payment_method)).await
         }
-        (
-            _,
-            "/v1/me/subscription"
-            | "/v1/me/subscription/resume"
-            | "/v1/me/payment-method"
-            | "/v1/me/invoices",
-        ) => Err(ApiError::new(405, "method not allowed here")),
-        _ => Err(ApiError::not_found(format!("no such endpoint: {path}"))),
+        _ => Err(ApiError::method_not_allowed(allowed)),
     }
 }
 

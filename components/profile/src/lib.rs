@@ -21,8 +21,8 @@
 
 use riff_guest::time::{now_ms, rfc3339};
 use riff_guest::{
-    bearer_token, json_body, json_response, new_id, no_content, object_ref, paging, paging_object,
-    query_pairs, respond, ApiError, ApiResult,
+    allow_methods, bearer_token, json_body, json_response, new_id, no_content, object_ref, paging,
+    paging_object, query_pairs, respond, ApiError, ApiResult,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -62,11 +62,28 @@ fn current_user(req: &Request) -> ApiResult<User> {
     Ok(User { id: claims.user_id, name: claims.username })
 }
 
+/// The methods each route takes; `None` for a path that is not a route.
+fn allowed_methods(segments: &[&str]) -> Option<&'static [&'static str]> {
+    Some(match segments {
+        ["v1", "me"] | ["v1", "me", "player", "recently-played"] => &["GET"],
+        ["v1", "me", "playlists"] => &["GET", "POST"],
+        ["v1", "playlists", _] | ["v1", "me", "tracks"] | ["v1", "me", "following"] => {
+            &["GET", "PUT", "DELETE"]
+        }
+        ["v1", "playlists", _, "items"] => &["GET", "POST", "PUT", "DELETE"],
+        ["v1", "me", "player", "played"] => &["POST"],
+        _ => return None,
+    })
+}
+
 fn route(req: &Request) -> ApiResult {
-    let user = current_user(req)?;
-    let db = open()?;
     let path = req.path().trim_end_matches('/').to_string();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let allowed =
+        allowed_methods(&segments).ok_or_else(|| ApiError::not_found(format!("no such endpoint: {path}")))?;
+    allow_methods(req.method(), allowed)?;
+    let user = current_user(req)?;
+    let db = open()?;
     let query = query_pairs(req.query());
     let method = req.method().clone();
     match (method, segments.as_slice()) {
@@ -86,12 +103,8 @@ fn route(req: &Request) -> ApiResult {
         (m, ["v1", "me", "following"]) => following(&db, &user, &m, &query, req),
         (Method::Post, ["v1", "me", "player", "played"]) => record_play(&db, &user, json_body(req)?),
         (Method::Get, ["v1", "me", "player", "recently-played"]) => recently_played(&db, &user, &query),
-        (_, _) => Err(ApiError::not_found(format!("no such endpoint: {} {path}", method_name(req.method())))),
+        (_, _) => Err(ApiError::method_not_allowed(allowed)),
     }
-}
-
-fn method_name(m: &Method) -> String {
-    format!("{m:?}").to_uppercase()
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -603,7 +616,7 @@ fn following(
             unlink_ids(db, "follows", "artist_id", &user.id, &body.ids)?;
             Ok(no_content())
         }
-        _ => Err(ApiError::new(405, "use GET, PUT or DELETE")),
+        _ => Err(ApiError::method_not_allowed(&["GET", "PUT", "DELETE"])),
     }
 }
 

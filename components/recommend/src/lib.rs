@@ -25,7 +25,7 @@ use riff_guest::events::{Played, PLAYS};
 use riff_guest::{bearer_token, json_response, query_pairs, respond, ApiError, ApiResult};
 use riff_recommend::Query;
 use serde_json::{json, Value};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 
 use params::Seeds;
 
@@ -64,12 +64,14 @@ async fn handle(req: Request) -> Response {
 }
 
 async fn route(req: &Request) -> ApiResult {
-    if !matches!(req.method(), Method::Get | Method::Head) {
-        return Err(ApiError::new(405, "use GET"));
+    let path = req.path().trim_end_matches('/');
+    if !matches!(path, "/v1/recommendations/status" | "/v1/recommendations" | "/v1/me/recommendations") {
+        return Err(ApiError::not_found(format!("no such endpoint: {path}")));
     }
+    riff_guest::allow_methods(req.method(), &["GET", "HEAD"])?;
     let query = query_pairs(req.query());
     let db = store::open()?;
-    match req.path().trim_end_matches('/') {
+    match path {
         "/v1/recommendations/status" => Ok(json_response(200, &store::status(&db)?)),
         "/v1/recommendations" => {
             let seeds = Seeds::parse(&query)?;

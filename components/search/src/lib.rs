@@ -18,7 +18,7 @@ use riff_guest::events::{CatalogChanged, Played, CATALOG_CHANGED, PLAYS};
 use riff_guest::{json_response, paging_object, query_pairs, respond, ApiError, ApiResult};
 use riff_search::{Hits, Kind};
 use serde_json::Value;
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 
 use request::SearchRequest;
 
@@ -54,9 +54,7 @@ async fn route(req: &Request) -> ApiResult {
     if path != "/v1/search" {
         return Err(ApiError::not_found(format!("no such endpoint: {path}")));
     }
-    if !matches!(req.method(), Method::Get | Method::Head) {
-        return Err(ApiError::new(405, "use GET"));
-    }
+    riff_guest::allow_methods(req.method(), &["GET", "HEAD"])?;
     let search = SearchRequest::parse(&query_pairs(req.query()))?;
     let db = store::open()?;
     wake_catalog(&db).await;
