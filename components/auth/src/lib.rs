@@ -18,13 +18,13 @@
 //! a refresh token is taken once (one of N parallel refreshes gets new tokens), and a login
 //! attempt reserves its number in the client's attempt counter before its password is checked.
 //!
-//! Login throttling, per username: each client address (an IPv6 client by its /64, from the
-//! `spin-client-addr` header the host sets from the connection) gets
+//! Login throttling, per existing username: each client address (an IPv6 client by its /64,
+//! from the `spin-client-addr` header the host sets from the connection) gets
 //! [`rules::MAX_CLIENT_ATTEMPTS`] checks per 15-minute window, then 429 with `Retry-After`; a
 //! successful login clears its count. Past [`rules::BACKOFF_AFTER_FAILURES`] failures from all
 //! addresses together, clients that have been failing take turns with an exponential backoff (up
 //! to a minute), while a client's first attempt in a window is always checked: a stranger's
-//! guessing cannot lock the owner out.
+//! guessing cannot lock the owner out. Unknown usernames are answered 401 and store nothing.
 
 pub mod rules;
 pub mod tokens;
@@ -182,11 +182,16 @@ const DUMMY_HASH: &str =
 
 fn login(store: &Bucket, creds: Credentials, client: &str) -> ApiResult {
     let invalid = || ApiError::unauthorized("invalid username or password");
-    if rules::check_username(&creds.username).is_err() {
-        // No such account can exist: take as long as a wrong password, and store nothing.
+    let account: Option<Account> = match rules::check_username(&creds.username) {
+        Ok(()) => store.get_json(&format!("user:{}", creds.username))?,
+        Err(_) => None,
+    };
+    let Some(account) = account else {
+        // Nothing to guess: take as long as a wrong password, and store nothing (made-up names
+        // must not grow the store; registration tells which names exist anyway).
         check_password(None, &creds.password);
         return Err(invalid());
-    }
+    };
     let now = now();
     let (window, window_left) = rules::attempt_window(now);
     let attempts_key = |window: u64| format!("attempts:{}:{client}:{window}", creds.username);
@@ -219,19 +224,14 @@ fn login(store: &Bucket, creds: Credentials, client: &str) -> ApiResult {
             ));
         }
     }
-    let account: Option<Account> = store.get_json(&format!("user:{}", creds.username))?;
-    match account {
-        Some(account) if check_password(Some(&account), &creds.password) => {
-            let _ = store.delete(&attempts_key(window));
-            issue_tokens(store, &account.id, &account.username)
-        }
-        _ => {
-            store.update_json(&failures_key, |f: Option<UserFailures>| {
-                Ok(Change::Write(kv::encode(&f.unwrap_or_default().record(now))?, ()))
-            })?;
-            Err(invalid())
-        }
+    if check_password(Some(&account), &creds.password) {
+        let _ = store.delete(&attempts_key(window));
+        return issue_tokens(store, &account.id, &account.username);
     }
+    store.update_json(&failures_key, |f: Option<UserFailures>| {
+        Ok(Change::Write(kv::encode(&f.unwrap_or_default().record(now))?, ()))
+    })?;
+    Err(invalid())
 }
 
 /// Check `password` against the account's hash; without an account, against a dummy hash, so
