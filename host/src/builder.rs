@@ -14,6 +14,14 @@ use crate::manifest::Manifest;
 
 /// Build the components that have a build command; `only` restricts to some ids.
 pub fn build(manifest: &Manifest, only: Option<&[String]>) -> Result<()> {
+    if let Some(ids) = only {
+        check_ids(manifest, ids)?;
+        for id in ids {
+            if manifest.components.iter().any(|c| &c.id == id && c.build.is_none()) {
+                eprintln!("Component {id:?} has no build command ([component.{id}.build]); skipping it.");
+            }
+        }
+    }
     let targets: Vec<_> = manifest
         .components
         .iter()
@@ -72,4 +80,61 @@ pub fn build(manifest: &Manifest, only: Option<&[String]>) -> Result<()> {
         bar.finish_with_message(format!("built in {:.1}s", started.elapsed().as_secs_f32()));
     }
     Ok(())
+}
+
+/// Refuse ids that name no component, naming them and the ids the manifest has.
+fn check_ids(manifest: &Manifest, ids: &[String]) -> Result<()> {
+    let quote = |ids: Vec<&String>| ids.iter().map(|id| format!("{id:?}")).collect::<Vec<_>>().join(", ");
+    let unknown: Vec<&String> = ids.iter().filter(|id| manifest.component(id).is_none()).collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let known: Vec<&String> = manifest.components.iter().map(|c| &c.id).collect();
+    bail!(
+        "no component{} named {} in {}; the components are: {}",
+        if unknown.len() == 1 { "" } else { "s" },
+        quote(unknown),
+        manifest.path.display(),
+        if known.is_empty() { "(none)".to_string() } else { quote(known) }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest(dir: &std::path::Path) -> Manifest {
+        let text = r#"
+spin_manifest_version = 2
+[application]
+name = "b"
+[component.hello]
+source = "hello.wasm"
+[component.hello.build]
+command = "echo hello >> built.txt"
+[component.plain]
+source = "plain.wasm"
+"#;
+        crate::manifest::parse(text, &dir.join("spin.toml"), dir).unwrap()
+    }
+
+    #[test]
+    fn an_unknown_component_id_is_an_error_naming_it_and_the_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(dir.path());
+        let err = build(&m, Some(&["hello".to_string(), "nope".to_string()])).unwrap_err().to_string();
+        assert!(err.contains("no component named \"nope\""), "{err}");
+        assert!(err.contains("the components are: \"hello\", \"plain\""), "{err}");
+        assert!(!dir.path().join("built.txt").exists(), "nothing is built when an id is unknown");
+    }
+
+    #[test]
+    fn known_component_ids_build_only_those() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest(dir.path());
+        build(&m, Some(&["hello".to_string()])).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("built.txt")).unwrap(), "hello\n");
+        // A known component without a build command is not an error.
+        build(&m, Some(&["plain".to_string()])).unwrap();
+    }
 }
