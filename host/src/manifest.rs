@@ -411,7 +411,7 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         return Err(err_at(find(text, "[application]"), "[application] name: must not be empty".into()));
     }
     let _ = (&raw.application.description, &raw.application.authors);
-    let app_settings = app_settings(text, raw.application.tool, &err_at)?;
+    let app_settings = app_settings(text, raw.application.tool, err_at)?;
     let base = raw.application.trigger.http.and_then(|h| h.base).unwrap_or_else(|| "/".to_string());
     if !base.starts_with('/') {
         return Err(err_at(

@@ -12,8 +12,8 @@
 //!   keep-alive timeout (slowloris connections and forgotten keep-alives both end there);
 //! * tower-http's body timeout: a body that stops arriving for [`ServerOptions::body_timeout`]
 //!   fails (408);
-//! * request ids (`x-request-id`, tower-http): every response carries one, and the host's log
-//!   lines about that request name it;
+//! * request ids (`x-request-id`, tower-http's layers): every response carries one, and the
+//!   host's log lines about that request name it;
 //! * CORS (tower-http), when the manifest lists allowed origins: preflights are answered here;
 //! * graceful shutdown: stop accepting, let requests in flight finish up to
 //!   [`ServerOptions::shutdown_timeout`], then return.
@@ -37,7 +37,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutBody};
 
 use super::client_addr::TrustedProxies;
@@ -90,6 +90,7 @@ pub async fn serve(
     let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections));
     let graceful = GracefulShutdown::new();
     let refused = RateLimitedWarning::default();
+    let request_ids = RequestIds::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .keep_alive(true)
@@ -131,7 +132,7 @@ pub async fn serve(
         });
         let service = ServiceBuilder::new()
             .map_request(drop_unusable_request_id)
-            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(SetRequestIdLayer::x_request_id(request_ids.clone()))
             .layer(PropagateRequestIdLayer::x_request_id())
             .option_layer(cors.clone())
             .layer(RequestBodyTimeoutLayer::new(options.body_timeout))
@@ -162,6 +163,29 @@ pub async fn serve(
 mod limits_ceiling {
     pub const HEADERS: usize = 2 * super::super::limits::MAX_HEADER_COUNT;
     pub const BUFFER: usize = 256 * 1024;
+}
+
+/// Request ids unique across restarts and replicas without a random draw per request: a random
+/// 64-bit prefix drawn at start-up, then a counter (`3f9a0c2e5d1b7a64-1a`).
+#[derive(Clone)]
+struct RequestIds {
+    prefix: u64,
+    next: Arc<AtomicU64>,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        let mut seed = [0u8; 8];
+        getrandom::fill(&mut seed).expect("the OS random source");
+        Self { prefix: u64::from_le_bytes(seed), next: Arc::new(AtomicU64::new(1)) }
+    }
+}
+
+impl MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::from_str(&format!("{:016x}-{n:x}", self.prefix)).ok().map(RequestId::new)
+    }
 }
 
 /// A client may bring its own request id (to correlate with its logs) if it is short and plain;
@@ -262,6 +286,18 @@ mod tests {
             let req = Request::builder().header(REQUEST_ID, bad).body(()).unwrap();
             assert!(!drop_unusable_request_id(req).headers().contains_key(REQUEST_ID), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn request_ids_are_distinct_and_share_the_process_prefix() {
+        let mut ids = RequestIds::new();
+        let req = Request::new(());
+        let a = ids.make_request_id(&req).unwrap().into_header_value();
+        let b = ids.clone().make_request_id(&req).unwrap().into_header_value();
+        assert_ne!(a, b);
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+        assert_eq!(a.split('-').next(), b.split('-').next());
+        assert_eq!(a.split('-').next().unwrap().len(), 16);
     }
 
     #[test]
