@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use http::{HeaderValue, Method, Request};
+use http_body::Body as _;
+use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -38,7 +40,7 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutBody};
+use tower_http::timeout::TimeoutBody;
 
 use super::client_addr::TrustedProxies;
 use crate::app::App;
@@ -125,9 +127,19 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let client_options = options.clone();
-        let handler = tower::service_fn(move |req: Request<TimeoutBody<Incoming>>| {
+        let handler = tower::service_fn(move |req: Request<Incoming>| {
             let app = app.clone();
             let client = client_options.trusted_proxies.client_addr(peer, req.headers());
+            // tower-http's body timeout arms a timer on every poll; a request without a body
+            // (most GETs) needs none.
+            let body_timeout = client_options.body_timeout;
+            let req = req.map(|body| {
+                if body.is_end_stream() {
+                    Either::Left(body)
+                } else {
+                    Either::Right(TimeoutBody::new(body_timeout, body))
+                }
+            });
             async move { Ok::<_, Infallible>(app.handle(req, client).await) }
         });
         let service = ServiceBuilder::new()
@@ -135,7 +147,6 @@ pub async fn serve(
             .layer(SetRequestIdLayer::x_request_id(request_ids.clone()))
             .layer(PropagateRequestIdLayer::x_request_id())
             .option_layer(cors.clone())
-            .layer(RequestBodyTimeoutLayer::new(options.body_timeout))
             .service(handler);
         let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
