@@ -4,10 +4,7 @@
 //! password checks per client and window); and the HTTP basics every service shares (405 with
 //! `Allow`, 401 with `WWW-Authenticate`).
 
-mod common;
-use std::sync::Barrier;
-
-use common::*;
+use crate::common::*;
 use reqwest::blocking::Client;
 use serde_json::{json, Value};
 
@@ -147,29 +144,8 @@ fn send(client: &Client, url: &str, body: &Value) -> (u16, reqwest::header::Head
     (status, headers, resp.json().unwrap_or(Value::Null))
 }
 
-/// Run `n` copies of `f` (given their index) on threads released at the same moment.
-fn all_at_once<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let start = Barrier::new(n);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..n)
-            .map(|i| {
-                let (start, f) = (&start, &f);
-                s.spawn(move || {
-                    start.wait();
-                    f(i)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    })
-}
-
 fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn count(statuses: &[u16], status: u16) -> usize {
-    statuses.iter().filter(|s| **s == status).count()
 }
 
 #[test]

@@ -1,8 +1,7 @@
 //! Capabilities through a real `riff up`: key-value (Spin and WASI interfaces), SQLite (both
 //! interface versions), variables, environment and files, outbound HTTP — and every denial.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::json;
 
 const APP: &str = r#"

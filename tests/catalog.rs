@@ -1,17 +1,8 @@
 //! The catalog service on the repository's spin.toml with the demo catalog: browsing in
 //! Spotify's shapes, batch lookups, bad input, and streaming with ranges behind a token.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
-
-fn token(riff: &Riff) -> String {
-    let creds = json!({ "username": "listener", "password": "long enough" });
-    assert_eq!(post_json(&riff.url("/v1/auth/register"), &creds).0, 201);
-    let (status, tokens) = post_json(&riff.url("/v1/auth/login"), &creds);
-    assert_eq!(status, 200);
-    tokens["access_token"].as_str().unwrap().to_string()
-}
 
 #[test]
 fn browse_the_demo_catalog() {
@@ -93,7 +84,7 @@ fn streaming_needs_a_token_and_honours_ranges() {
     assert_eq!(client().get(&url).send().unwrap().status().as_u16(), 401);
     assert_eq!(client().get(&url).bearer_auth("forged.token.here").send().unwrap().status().as_u16(), 401);
 
-    let token = token(&riff);
+    let token = Listener::register(&riff, "listener").token;
     let full = client().get(&url).bearer_auth(&token).send().unwrap();
     assert_eq!(full.status().as_u16(), 200);
     assert_eq!(full.headers()["accept-ranges"], "bytes");
@@ -149,6 +140,6 @@ fn another_auth_implementation_is_wired_by_the_manifest_alone() {
     let url = riff.url("/v1/tracks/tr01/stream");
     // The stub accepts exactly the token "good"; the real auth service's tokens mean nothing to it.
     assert_eq!(client().get(&url).bearer_auth("good").send().unwrap().status().as_u16(), 200);
-    let real = token(&riff);
+    let real = Listener::register(&riff, "listener").token;
     assert_eq!(client().get(&url).bearer_auth(&real).send().unwrap().status().as_u16(), 401);
 }

@@ -1,8 +1,7 @@
 //! Fault containment: a trap, a panic, an infinite loop or a memory bomb fails only its own
 //! request (500, or 504 for the loop) while a parallel client keeps getting 200s.
 
-mod common;
-use common::*;
+use crate::common::*;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 

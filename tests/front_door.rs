@@ -2,8 +2,7 @@
 //! and slow bodies, slow headers, long targets, a component that loops while others serve,
 //! CORS preflights, request ids, and shutdown on SIGTERM with a request in flight.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

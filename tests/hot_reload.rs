@@ -2,14 +2,12 @@
 //! finishing on the old version, refusal of bad artifacts, rollback, typed calls following a
 //! swap, manifest reloads, the admin token, and the `riff deploy` client.
 
-mod common;
-
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 
 const APP: &str = r#"

@@ -1,8 +1,7 @@
 //! The HTTP trigger: every route form, Spin's request headers, private routes, 404s, health,
 //! and components built with spin-sdk and with plain wit-bindgen.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const APP: &str = r#"
 spin_manifest_version = 2

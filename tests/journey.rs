@@ -1,41 +1,13 @@
 //! The user journey on the repository's spin.toml, and authorization on every profile route:
 //! register → login → browse → stream a range → playlist → play → recently played → logout.
 
-mod common;
-use common::*;
-use serde_json::{json, Value};
-
-struct Session<'a> {
-    riff: &'a Riff,
-    token: String,
-}
-
-impl Session<'_> {
-    fn send(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = client().request(method.parse().unwrap(), self.riff.url(path)).bearer_auth(&self.token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().unwrap();
-        let status = resp.status().as_u16();
-        let text = resp.text().unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-}
-
-fn login<'a>(riff: &'a Riff, user: &str) -> (Session<'a>, String) {
-    let creds = json!({ "username": user, "password": "a long password" });
-    assert_eq!(post_json(&riff.url("/v1/auth/register"), &creds).0, 201);
-    let (status, tokens) = post_json(&riff.url("/v1/auth/login"), &creds);
-    assert_eq!(status, 200, "{tokens}");
-    let token = tokens["access_token"].as_str().unwrap().to_string();
-    (Session { riff, token }, tokens["refresh_token"].as_str().unwrap().to_string())
-}
+use crate::common::*;
+use serde_json::json;
 
 #[test]
 fn listener_journey() {
     let riff = Riff::start(&repo_manifest(""));
-    let (me, _) = login(&riff, "journey");
+    let me = Listener::register(&riff, "journey");
 
     let (_, profile) = me.send("GET", "/v1/me", None);
     assert_eq!(profile["display_name"], "journey");
@@ -124,8 +96,8 @@ fn listener_journey() {
 #[test]
 fn every_profile_route_refuses_missing_forged_and_foreign_tokens() {
     let riff = Riff::start(&repo_manifest(""));
-    let (alice, _) = login(&riff, "alice");
-    let (bob, _) = login(&riff, "bob");
+    let alice = Listener::register(&riff, "alice");
+    let bob = Listener::register(&riff, "bob");
     let (_, private) =
         alice.send("POST", "/v1/me/playlists", Some(json!({ "name": "Mine", "public": false })));
     let (_, public) = alice.send("POST", "/v1/me/playlists", Some(json!({ "name": "Shared" })));
@@ -148,9 +120,9 @@ fn every_profile_route_refuses_missing_forged_and_foreign_tokens() {
     for (method, path) in &routes {
         let anonymous = client().request(method.parse().unwrap(), riff.url(path)).send().unwrap();
         assert_eq!(anonymous.status().as_u16(), 401, "{method} {path} without a token");
-        let bad = Session { riff: &riff, token: forged.clone() };
+        let bad = Listener::with_token(&riff, &forged.clone());
         assert_eq!(bad.send(method, path, Some(json!({}))).0, 401, "{method} {path} with a forged token");
-        let garbage = Session { riff: &riff, token: "not-a-token".into() };
+        let garbage = Listener::with_token(&riff, "not-a-token");
         assert_eq!(garbage.send(method, path, Some(json!({}))).0, 401, "{method} {path} with garbage");
     }
 
@@ -169,7 +141,7 @@ fn every_profile_route_refuses_missing_forged_and_foreign_tokens() {
 #[test]
 fn profile_writes_validate_input_and_write_nothing_on_error() {
     let riff = Riff::start(&repo_manifest(""));
-    let (me, _) = login(&riff, "careful");
+    let me = Listener::register(&riff, "careful");
     let (_, p) = me.send("POST", "/v1/me/playlists", Some(json!({ "name": "Valid" })));
     let pid = p["id"].as_str().unwrap().to_string();
     let items = format!("/v1/playlists/{pid}/items");
@@ -208,28 +180,6 @@ fn profile_writes_validate_input_and_write_nothing_on_error() {
     assert_eq!(recent["items"], json!([]));
 }
 
-/// HMAC-SHA256 (RFC 2104) over sha2, so the test can mint tokens the way the auth service does.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    let mut block = [0u8; 64];
-    block[..key.len()].copy_from_slice(key);
-    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
-    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(message).finalize();
-    Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().to_vec()
-}
-
-fn b64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
 fn mint(key: &[u8], user_id: &str, exp: u64) -> String {
     let header = b64url(br#"{"alg":"HS256","typ":"JWT"}"#);
     let claims = json!({ "sub": user_id, "name": "minted", "iat": exp.saturating_sub(3600), "exp": exp, "jti": format!("j{exp}") });
@@ -244,9 +194,9 @@ fn expired_tokens_are_refused_and_valid_ones_accepted() {
     let riff = Riff::start_with(&repo_manifest(""), &[], &[("RIFF_VARIABLE_AUTH_SIGNING_KEY", key)]);
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     // A token minted with the configured key and a future expiry is accepted: the check is real.
-    let valid = Session { riff: &riff, token: mint(key.as_bytes(), "u-minted", now + 600) };
+    let valid = Listener::with_token(&riff, &mint(key.as_bytes(), "u-minted", now + 600));
     assert_eq!(valid.send("GET", "/v1/me", None).0, 200);
-    let expired = Session { riff: &riff, token: mint(key.as_bytes(), "u-minted", now - 1) };
+    let expired = Listener::with_token(&riff, &mint(key.as_bytes(), "u-minted", now - 1));
     for path in ["/v1/me", "/v1/me/playlists", "/v1/me/player/recently-played"] {
         let (status, body) = expired.send("GET", path, None);
         assert_eq!(status, 401, "{path}: {body}");
@@ -254,6 +204,6 @@ fn expired_tokens_are_refused_and_valid_ones_accepted() {
     }
     let stream = client().get(riff.url("/v1/tracks/tr01/stream")).bearer_auth(&expired.token).send().unwrap();
     assert_eq!(stream.status().as_u16(), 401);
-    let wrong_key = Session { riff: &riff, token: mint(b"another key", "u-minted", now + 600) };
+    let wrong_key = Listener::with_token(&riff, &mint(b"another key", "u-minted", now + 600));
     assert_eq!(wrong_key.send("GET", "/v1/me", None).0, 401);
 }

@@ -1,8 +1,7 @@
 //! Bad manifests and bad components: `riff up` exits non-zero with one line that says what is
 //! wrong and where. Also `riff build`.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const GOOD: &str = r#"
 spin_manifest_version = 2
@@ -127,13 +126,9 @@ fn build_runs_commands_and_stops_on_failure() {
         "source = \"{wasm}/hello.wasm\"\n[component.hello.build]\ncommand = \"echo compiler says no >&2; exit 3\"",
     );
     let dir = app_dir(&failing);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_riff"))
-        .args(["up", "--build", "-f"])
-        .arg(dir.path().join("spin.toml"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    // Free ports, its own state directory and a time limit, like every other riff the tests start.
+    let (code, err) = riff_fails_in(dir.path(), &["--build"], &[]);
+    assert_ne!(code, 0, "{err}");
     assert!(err.contains("compiler says no"), "{err}");
     assert!(error_line(&err).contains("building component \"hello\" failed"), "{err}");
 }

@@ -2,11 +2,9 @@
 //! publish grants, messages surviving a killed host, load-time checks of `[[trigger.queue]]`,
 //! and instance reuse that stops at a hot swap.
 
-mod common;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
-
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -41,22 +39,13 @@ fn state(riff: &Riff, key: &str) -> (u64, u64) {
     (body["attempts"].as_u64().unwrap(), body["handled"].as_u64().unwrap())
 }
 
-/// Poll until `done` holds (or panic after `limit` with riff's log).
-fn eventually(riff: &Riff, what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "{what} did not happen; riff's log:\n{}", riff.log());
-        std::thread::sleep(Duration::from_millis(25));
-    }
-}
-
 #[test]
 fn a_message_is_delivered_and_handled_once() {
     let riff = Riff::start(APP);
     let (status, id) = publish(&riff, "jobs", &json!({"mode": "ok", "key": "a"}));
     assert_eq!(status, 200, "{id}");
     assert!(id.starts_with("msg_"), "{id}");
-    eventually(&riff, "handling", Duration::from_secs(10), || state(&riff, "a").1 == 1);
+    eventually("handling", Duration::from_secs(10), || riff.log(), || state(&riff, "a").1 == 1);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(state(&riff, "a"), (1, 1), "delivered exactly once when the handler succeeds");
 }
@@ -65,7 +54,12 @@ fn a_message_is_delivered_and_handled_once() {
 fn a_handler_failing_twice_gets_the_message_again_until_it_succeeds() {
     let riff = Riff::start(APP);
     assert_eq!(publish(&riff, "jobs", &json!({"mode": "fail-twice", "key": "b"})).0, 200);
-    eventually(&riff, "handling after two failures", Duration::from_secs(20), || state(&riff, "b").1 == 1);
+    eventually(
+        "handling after two failures",
+        Duration::from_secs(20),
+        || riff.log(),
+        || state(&riff, "b").1 == 1,
+    );
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(state(&riff, "b"), (3, 1), "two failed attempts, then one that handled it");
     assert!(riff.log().contains("retrying in"), "{}", riff.log());
@@ -80,7 +74,7 @@ fn messages_to_a_trapping_handler_end_as_dead_letters() {
         assert_eq!(status, 200, "{body}");
         body["dead_letters"].as_array().unwrap().clone()
     };
-    eventually(&riff, "a dead letter", Duration::from_secs(20), || !dead().is_empty());
+    eventually("a dead letter", Duration::from_secs(20), || riff.log(), || !dead().is_empty());
     let letter = &dead()[0];
     assert_eq!(letter["id"], id.as_str());
     assert_eq!(letter["topic"], "jobs");
@@ -90,7 +84,7 @@ fn messages_to_a_trapping_handler_end_as_dead_letters() {
     assert_eq!(state(&riff, "c"), (3, 0));
     // Other messages still flow.
     publish(&riff, "jobs", &json!({"mode": "ok", "key": "after"}));
-    eventually(&riff, "a later message", Duration::from_secs(10), || state(&riff, "after").1 == 1);
+    eventually("a later message", Duration::from_secs(10), || riff.log(), || state(&riff, "after").1 == 1);
 }
 
 #[test]
@@ -112,14 +106,24 @@ fn queued_messages_survive_a_killed_host() {
     for i in 0..20 {
         assert_eq!(publish(&riff, "jobs", &json!({"mode": "ok", "key": format!("k{i}")})).0, 200);
     }
-    eventually(&riff, "a first failed attempt", Duration::from_secs(10), || state(&riff, "pending").0 >= 1);
+    eventually(
+        "a first failed attempt",
+        Duration::from_secs(10),
+        || riff.log(),
+        || state(&riff, "pending").0 >= 1,
+    );
     let dir = riff.stop(); // SIGKILL
 
     let riff = Riff::start_in(dir, &[], &[]);
-    eventually(&riff, "the pending message", Duration::from_secs(20), || state(&riff, "pending").1 == 1);
+    eventually(
+        "the pending message",
+        Duration::from_secs(20),
+        || riff.log(),
+        || state(&riff, "pending").1 == 1,
+    );
     for i in 0..20 {
         let key = format!("k{i}");
-        eventually(&riff, &key, Duration::from_secs(20), || state(&riff, &key).1 >= 1);
+        eventually(&key, Duration::from_secs(20), || riff.log(), || state(&riff, &key).1 >= 1);
     }
 }
 
@@ -184,5 +188,10 @@ fn warm_instances_serve_in_turn_up_to_max_requests_and_retire_at_a_swap() {
     assert_eq!(counter(&riff), 2);
     // Messages keep flowing to the new version.
     publish(&riff, "jobs", &json!({"mode": "ok", "key": "swapped"}));
-    eventually(&riff, "delivery after a swap", Duration::from_secs(10), || state(&riff, "swapped").1 == 1);
+    eventually(
+        "delivery after a swap",
+        Duration::from_secs(10),
+        || riff.log(),
+        || state(&riff, "swapped").1 == 1,
+    );
 }

@@ -5,20 +5,10 @@
 //! Demo catalog: ar01 electronic (tr01–tr05, the most popular), ar02 jazz (tr06–tr08),
 //! ar03 folk (tr09–tr10), ar04 classical (tr11–tr12, the least popular).
 
-mod common;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
-
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
-
-fn listener(riff: &Riff, name: &str) -> String {
-    let creds = json!({ "username": name, "password": "a long password" });
-    assert_eq!(post_json(&riff.url("/v1/auth/register"), &creds).0, 201);
-    let (status, tokens) = post_json(&riff.url("/v1/auth/login"), &creds);
-    assert_eq!(status, 200, "{tokens}");
-    tokens["access_token"].as_str().unwrap().to_string()
-}
 
 fn play(riff: &Riff, token: &str, track: &str) {
     let resp = client()
@@ -46,11 +36,8 @@ fn status(riff: &Riff) -> Value {
 }
 
 fn wait_for(riff: &Riff, what: &str, check: impl Fn(&Value) -> bool) {
-    let start = Instant::now();
-    while !check(&status(riff)) {
-        assert!(start.elapsed() < Duration::from_secs(30), "{what}: {}\n{}", status(riff), riff.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let context = || format!("{}\n{}", status(riff), riff.log());
+    eventually(what, Duration::from_secs(30), context, || check(&status(riff)));
 }
 
 #[test]
@@ -71,7 +58,7 @@ fn seeds_lead_to_their_genre_and_artist() {
 #[test]
 fn a_listener_of_one_genre_gets_it_back_without_what_they_played() {
     let riff = Riff::start(&repo_manifest(""));
-    let token = listener(&riff, "jazzfan");
+    let token = Listener::register(&riff, "jazzfan").token;
     let cold = mine(&riff, &token);
     assert_eq!(cold[0], "tr01", "no history: the most popular first: {cold:?}");
     play(&riff, &token, "tr06");
@@ -91,7 +78,7 @@ fn the_model_learns_from_everyones_plays_and_survives_a_restart() {
     let riff = Riff::start(&repo_manifest(""));
     // Three listeners play jazz (ar02) and classical (ar04) together.
     for name in ["annie", "bobby", "cyril"] {
-        let token = listener(&riff, name);
+        let token = Listener::register(&riff, name).token;
         for track in ["tr06", "tr07", "tr11", "tr12"] {
             play(&riff, &token, track);
         }
@@ -102,7 +89,7 @@ fn the_model_learns_from_everyones_plays_and_survives_a_restart() {
 
     // A new listener plays jazz only: classical, which goes with it, comes before the far more
     // popular electronic music.
-    let token = listener(&riff, "deedee");
+    let token = Listener::register(&riff, "deedee").token;
     play(&riff, &token, "tr06");
     let recs = mine(&riff, &token);
     let pos = |id: &str| recs.iter().position(|r| r == id).unwrap_or(usize::MAX);

@@ -2,11 +2,9 @@
 //! prefixes and filters in Spotify's shapes; a newly imported artist found right after the
 //! import (through the queue); plays raising popularity; bad queries answered 400.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 fn search(riff: &Riff, query: &str) -> (u16, Value) {
@@ -26,19 +24,17 @@ fn names(page: &Value) -> Vec<String> {
 /// Poll a search until `check` accepts its answer; returns how long that took.
 fn until_found(riff: &Riff, params: &[(&str, &str)], check: impl Fn(&Value) -> bool) -> Duration {
     let start = Instant::now();
-    loop {
-        let (status, body) = search_with(riff, params);
-        assert_eq!(status, 200, "{body}");
-        if check(&body) {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{params:?} never matched; last answer {body}\n{}",
-            riff.log()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(
+        &format!("a search for {params:?} matching"),
+        Duration::from_secs(30),
+        || riff.log(),
+        || {
+            let (status, body) = search_with(riff, params);
+            assert_eq!(status, 200, "{body}");
+            check(&body)
+        },
+    );
+    start.elapsed()
 }
 
 #[test]

@@ -1,8 +1,7 @@
 //! Typed calls between components (`dependencies` in spin.toml): linking, errors, callee traps
 //! turned into `internal` errors, the callee's own grants, and every refusal at load time.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const APP: &str = r#"
 spin_manifest_version = 2

@@ -2,8 +2,7 @@
 //! a trap half-way or a transaction left open leaves nothing, concurrent transfers all land,
 //! and a warm instance does not carry an open transaction into its next request.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 const APP: &str = r#"
 spin_manifest_version = 2

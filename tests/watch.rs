@@ -2,41 +2,28 @@
 //! build of a real component), a broken edit keeps the old version and prints the compiler's
 //! error, and a spin.toml edit is applied without a restart.
 
-mod common;
-
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// How long a rebuild may take: a real cargo build, which waits for the shared target
 /// directory's lock while other builds run on a busy machine.
 const BUILD_LIMIT: Duration = Duration::from_secs(600);
 
-/// Wait (up to [`BUILD_LIMIT`]) until riff's log contains `needle`.
-fn wait_for_build_log(riff: &Riff, needle: &str) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < BUILD_LIMIT {
-        if riff.log().contains(needle) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
-/// Poll `url` until it answers `want` (or panic after `limit`, showing riff's log).
+/// Poll `path` until it answers `want` (or panic after `limit`, showing riff's log).
 fn wait_for_answer(riff: &Riff, path: &str, want: &str, limit: Duration) {
-    let start = Instant::now();
-    loop {
-        if let Ok(resp) = client().get(riff.url(path)).send() {
-            if resp.status().as_u16() == 200 && resp.text().unwrap_or_default() == want {
-                return;
-            }
-        }
-        assert!(start.elapsed() < limit, "{path} never answered {want:?}; riff's log:\n{}", riff.log());
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(
+        &format!("{path} answering {want:?}"),
+        limit,
+        || riff.log(),
+        || {
+            client()
+                .get(riff.url(path))
+                .send()
+                .is_ok_and(|resp| resp.status().as_u16() == 200 && resp.text().unwrap_or_default() == want)
+        },
+    );
 }
 
 const LIB: &str = r#"
@@ -127,7 +114,7 @@ watch = ["*.txt"]
 
     // A broken edit: the compiler's error is printed, the running version keeps serving.
     std::fs::write(crate_dir.join("src/lib.rs"), "fn broken( {\n").unwrap();
-    assert!(wait_for_build_log(&riff, "watched: build failed"), "{}", riff.log());
+    assert!(riff.wait_for_log_within(BUILD_LIMIT, "watched: build failed"), "{}", riff.log());
     let log = riff.log();
     assert!(log.contains("error: "), "the compiler's error is shown: {log}");
     assert!(log.contains("still serving the running version"), "{log}");

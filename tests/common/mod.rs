@@ -3,6 +3,14 @@
 
 #![allow(dead_code)]
 
+mod crypto;
+mod listener;
+mod wait;
+
+pub use crypto::*;
+pub use listener::*;
+pub use wait::*;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -170,14 +178,19 @@ impl Riff {
 
     /// Wait (up to 60 s) until the log contains `needle`.
     pub fn wait_for_log_long(&self, needle: &str) -> bool {
+        self.wait_for_log_within(Duration::from_secs(60), needle)
+    }
+
+    /// Wait (up to `limit`) until the log contains `needle`.
+    pub fn wait_for_log_within(&self, limit: Duration, needle: &str) -> bool {
         let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(60) {
-            if self.log().contains(needle) {
-                return true;
+        while !self.log().contains(needle) {
+            if start.elapsed() > limit {
+                return false;
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
-        false
+        true
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -191,14 +204,7 @@ impl Riff {
 
     /// Wait (up to 10 s) until the log contains `needle`.
     pub fn wait_for_log(&self, needle: &str) -> bool {
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if self.log().contains(needle) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        self.wait_for_log_within(Duration::from_secs(10), needle)
     }
 
     /// The riff process id.
@@ -251,19 +257,40 @@ pub fn riff_fails_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, S
     let mut cmd = riff_command(dir, args);
     cmd.envs(env.iter().copied());
     let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    // Read stderr while riff runs: a pipe holds ~64 KiB, and a riff blocked on a full pipe never exits.
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut err = String::new();
+        use std::io::Read;
+        let _ = stderr.read_to_string(&mut err);
+        err
+    });
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            let mut err = String::new();
-            use std::io::Read;
-            child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-            return (status.code().unwrap_or(-1), err);
+            return (status.code().unwrap_or(-1), reader.join().unwrap());
         }
         if start.elapsed() > Duration::from_secs(120) {
             let _ = child.kill();
-            panic!("riff kept running on a manifest it should refuse");
+            let _ = child.wait();
+            panic!("riff kept running on a manifest it should refuse:\n{}", reader.join().unwrap());
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Skip the calling test because `reason` (a data set or tool is missing): say so on stderr and
+/// in the skip log that `scripts/test.sh` prints in its summary (`RIFF_SKIP_LOG`). Under
+/// `CI=true` a skip is a failure.
+pub fn skip(test: &str, reason: &str) {
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{test}: {reason} (required when CI=true)");
+    eprintln!("SKIPPED {test}: {reason}");
+    if let Some(path) = std::env::var_os("RIFF_SKIP_LOG") {
+        use std::io::Write;
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(path);
+        if let Ok(mut file) = file {
+            let _ = writeln!(file, "{test}: {reason}");
+        }
     }
 }
 

@@ -56,7 +56,14 @@ pub fn load_or_skip() -> Option<Interactions> {
             panic!("HetRec Last.fm-2k is required under CI=true: {e}")
         }
         Err(e) => {
-            println!("skipping: HetRec Last.fm-2k not found ({e}); set RIFF_HETREC to its directory");
+            let reason = format!("HetRec Last.fm-2k not found ({e}); set RIFF_HETREC to its directory");
+            println!("skipping: {reason}");
+            if let Some(path) = std::env::var_os("RIFF_SKIP_LOG") {
+                use std::io::Write;
+                if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                    let _ = writeln!(file, "recommend-model evaluation: {reason}");
+                }
+            }
             None
         }
     }
