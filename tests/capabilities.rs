@@ -87,20 +87,28 @@ fn kv(riff: &Riff, component: &str, query: &str) -> (u16, serde_json::Value) {
     get_json(&riff.url(&format!("/{component}/kv?{query}")))
 }
 
+/// A key-value operation that must succeed: its `result` (a missing field fails, it is not null).
+fn kv_result(riff: &Riff, component: &str, query: &str) -> serde_json::Value {
+    let (status, body) = kv(riff, component, query);
+    assert_eq!(status, 200, "{query}: {body}");
+    assert!(body.get("result").is_some(), "{query}: no result in {body}");
+    body["result"].clone()
+}
+
 #[test]
 fn key_value_operations_persist_across_requests_and_restarts() {
     let riff = start();
-    assert_eq!(kv(&riff, "probe", "op=get&key=a").1["result"], serde_json::Value::Null);
-    assert_eq!(kv(&riff, "probe", "op=exists&key=a").1["result"], false);
+    assert_eq!(kv_result(&riff, "probe", "op=get&key=a"), serde_json::Value::Null);
+    assert_eq!(kv_result(&riff, "probe", "op=exists&key=a"), false);
     assert_eq!(kv(&riff, "probe", "op=set&key=a&value=one").0, 200);
     assert_eq!(kv(&riff, "probe", "op=set&key=b&value=two").0, 200);
-    assert_eq!(kv(&riff, "probe", "op=get&key=a").1["result"], "one");
-    assert_eq!(kv(&riff, "probe", "op=exists&key=a").1["result"], true);
-    assert_eq!(kv(&riff, "probe", "op=keys").1["result"], json!(["a", "b"]));
+    assert_eq!(kv_result(&riff, "probe", "op=get&key=a"), "one");
+    assert_eq!(kv_result(&riff, "probe", "op=exists&key=a"), true);
+    assert_eq!(kv_result(&riff, "probe", "op=keys"), json!(["a", "b"]));
     assert_eq!(kv(&riff, "probe", "op=delete&key=b").0, 200);
-    assert_eq!(kv(&riff, "probe", "op=keys").1["result"], json!(["a"]));
+    assert_eq!(kv_result(&riff, "probe", "op=keys"), json!(["a"]));
     // Stores are separate.
-    assert_eq!(kv(&riff, "probe", "store=cache&op=get&key=a").1["result"], serde_json::Value::Null);
+    assert_eq!(kv_result(&riff, "probe", "store=cache&op=get&key=a"), serde_json::Value::Null);
 
     let dir = riff.stop();
     let riff = Riff::start_in(
@@ -108,7 +116,7 @@ fn key_value_operations_persist_across_requests_and_restarts() {
         &[],
         &[("RIFF_VARIABLE_FROM_RIFF_ENV", "x"), ("RIFF_VARIABLE_SECRET_TOKEN", "y")],
     );
-    assert_eq!(kv(&riff, "probe", "op=get&key=a").1["result"], "one", "value survives a restart");
+    assert_eq!(kv_result(&riff, "probe", "op=get&key=a"), "one", "value survives a restart");
 }
 
 #[test]
@@ -159,7 +167,7 @@ fn wasi_keyvalue_atomics_cas_and_batch() {
     assert_eq!(get(&riff.url("/plain/cas/k/second")), (200, "swapped from Some(\"first\")".into()));
     assert_eq!(get(&riff.url("/plain/batch")), (200, "b1=one,b2=two,b3=-".into()));
     // The spin interface sees what the WASI one wrote: it is one store.
-    assert_eq!(kv(&riff, "probe", "op=get&key=k").1["result"], "second");
+    assert_eq!(kv_result(&riff, "probe", "op=get&key=k"), "second");
 }
 
 fn sql(riff: &Riff, route: &str, statement: &str, params: serde_json::Value) -> (u16, serde_json::Value) {
@@ -192,12 +200,12 @@ fn sqlite_every_value_type_both_interface_versions() {
 #[test]
 fn sqlite_parameters_cannot_inject() {
     let riff = start();
-    sql(&riff, "sql", "CREATE TABLE users (name TEXT)", json!([]));
+    assert_eq!(sql(&riff, "sql", "CREATE TABLE users (name TEXT)", json!([])).0, 200);
     let evil = "x'); DROP TABLE users; --";
     assert_eq!(sql(&riff, "sql", "INSERT INTO users (name) VALUES (?)", json!([{"text": evil}])).0, 200);
-    let (_, out) =
+    let (status, out) =
         sql(&riff, "sql", "SELECT name FROM users WHERE name = ?", json!([{"text": "' OR '1'='1"}]));
-    assert_eq!(out["rows"], json!([]), "a quoted OR is data, not SQL");
+    assert_eq!((status, &out["rows"]), (200, &json!([])), "a quoted OR is data, not SQL: {out}");
     let (status, out) = sql(&riff, "sql", "SELECT name FROM users", json!([]));
     assert_eq!(status, 200, "table still exists");
     assert_eq!(out["rows"], json!([[{"text": evil}]]));
@@ -264,10 +272,10 @@ fn outbound_http_allowed_denied_and_chained() {
     let (status, _) = get_json(&riff.url(&format!("/front/outbound?url={health}")));
     assert_eq!(status, 502);
     // The callee runs under its own grants: back can use its private store, front cannot.
-    let (_, out) = get_json(&riff.url(
+    let (status, out) = get_json(&riff.url(
         "/front/outbound?url=http://back.spin.internal/kv%3Fstore%3Dprivate%26op%3Dset%26key%3Dk%26value%3Dv",
     ));
-    assert_eq!(out["status"], 200, "{out}");
+    assert_eq!((status, &out["status"]), (200, &json!(200)), "{out}");
     let (status, _) = kv(&riff, "front", "store=private&op=get&key=k");
     assert_eq!(status, 403);
 }

@@ -22,37 +22,37 @@ fn browse_the_demo_catalog() {
     assert_eq!(artist["uri"], "riff:artist:ar01");
     assert_eq!(artist["genres"], json!(["electronic", "ambient"]));
 
-    let (_, albums) = get_json(&riff.url("/v1/artists/ar01/albums"));
+    let albums = get_ok(&riff.url("/v1/artists/ar01/albums"));
     assert_eq!(albums["total"], 2);
     assert_eq!(albums["items"][0]["name"], "Oscillations");
 
-    let (_, top) = get_json(&riff.url("/v1/artists/ar01/top-tracks"));
+    let top = get_ok(&riff.url("/v1/artists/ar01/top-tracks"));
     let popularity: Vec<u64> =
         top["tracks"].as_array().unwrap().iter().map(|t| t["popularity"].as_u64().unwrap()).collect();
     assert_eq!(popularity.len(), 5);
     assert!(popularity.windows(2).all(|w| w[0] >= w[1]), "{popularity:?}");
 
-    let (_, album) = get_json(&riff.url("/v1/albums/al01"));
+    let album = get_ok(&riff.url("/v1/albums/al01"));
     assert_eq!(album["total_tracks"], 3);
     assert_eq!(album["artists"][0]["id"], "ar01");
     assert_eq!(album["tracks"]["items"][2]["name"], "Phase");
 
-    let (_, tracks) = get_json(&riff.url("/v1/albums/al01/tracks?limit=2&offset=1"));
+    let tracks = get_ok(&riff.url("/v1/albums/al01/tracks?limit=2&offset=1"));
     assert_eq!(tracks["total"], 3);
     assert_eq!(tracks["items"][0]["track_number"], 2);
 
-    let (_, track) = get_json(&riff.url("/v1/tracks/tr06"));
+    let track = get_ok(&riff.url("/v1/tracks/tr06"));
     assert_eq!(track["name"], "Minor Third");
     assert_eq!(track["album"]["name"], "Blue Intervals");
     assert_eq!(track["artists"][0]["name"], "Quartet Nine");
     assert_eq!(track["duration_ms"], 4000);
 
-    let (_, batch) = get_json(&riff.url("/v1/tracks?ids=tr02,nope,tr01"));
+    let batch = get_ok(&riff.url("/v1/tracks?ids=tr02,nope,tr01"));
     assert_eq!(batch["tracks"][0]["id"], "tr02");
     assert_eq!(batch["tracks"][1], Value::Null);
     assert_eq!(batch["tracks"][2]["id"], "tr01");
 
-    let (_, genres) = get_json(&riff.url("/v1/genres"));
+    let genres = get_ok(&riff.url("/v1/genres"));
     assert_eq!(genres["genres"].as_array().unwrap().len(), 6);
 }
 

@@ -268,8 +268,9 @@ fn a_looping_component_does_not_starve_its_neighbours() {
             })
         })
         .collect();
-    // Let the loops start spinning before measuring.
-    std::thread::sleep(Duration::from_millis(300));
+    // Measure once all four loops are running in the guest.
+    let probe_requests = || riff.component_status("probe")["requests"].as_u64().expect("requests");
+    eventually("four looping requests", Duration::from_secs(30), || riff.log(), || probe_requests() >= 4);
     let neighbour = client();
     let mut latencies = Vec::new();
     for _ in 0..200 {
@@ -342,7 +343,9 @@ fn sigterm_lets_a_request_in_flight_finish_and_exits_zero() {
         let resp = client().get(&url).send().unwrap();
         (resp.status().as_u16(), resp.text().unwrap())
     });
-    std::thread::sleep(Duration::from_millis(400));
+    // SIGTERM once the request has reached the component.
+    let in_flight = || riff.component_status("probe")["requests"].as_u64() == Some(1);
+    eventually("the slow request reaching the probe", Duration::from_secs(30), || riff.log(), in_flight);
     riff.terminate();
     // New connections are refused while the request in flight finishes.
     let code = riff.wait_exit(Duration::from_secs(30)).expect("riff did not exit after SIGTERM");

@@ -204,7 +204,7 @@ watch = ["**/*.rs", "Cargo.toml", "spin.toml"]
         std::process::Command::new("sh").arg("-c").arg(&build).current_dir(dir.path()).status().unwrap();
     assert!(status.success(), "the first build of the watched crate failed");
 
-    let riff = Riff::start_in(dir, &["--watch"], &[]);
+    let riff = Riff::start_in(dir, &["--watch"], &[("RIFF_LOG", "info,riff::reload::watch=debug")]);
     assert!(riff.wait_for_log("Watching"), "{}", riff.log());
     assert_eq!(get(&riff.url("/watched")), (200, "one".into()));
     let building = "watched: source changed, building";
@@ -224,9 +224,17 @@ watch = ["**/*.rs", "Cargo.toml", "spin.toml"]
     assert_eq!(count(&riff, building), 1, "one edit, one build:\n{}", riff.log());
     assert_eq!(count(&riff, swapped), 1, "one edit, one swap:\n{}", riff.log());
 
-    // Saving the same content again (a write event, no change) builds nothing.
+    // Saving the same content again (a write event, no change) builds nothing: wait for the
+    // watcher to say it looked and decided so.
+    let unchanged = "watched files unchanged, not building";
+    let looked = count(&riff, unchanged);
     std::fs::write(&lib, LIB.replace("ANSWER", "two")).unwrap();
-    std::thread::sleep(Duration::from_secs(4));
+    eventually(
+        "the watcher seeing the unchanged save",
+        BUILD_LIMIT,
+        || riff.log(),
+        || count(&riff, unchanged) > looked,
+    );
     assert_eq!(count(&riff, building), 1, "an unchanged save does not build:\n{}", riff.log());
     assert_eq!(count(&riff, swapped), 1, "{}", riff.log());
     assert_eq!(get(&riff.url("/watched")), (200, "two".into()));

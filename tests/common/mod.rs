@@ -310,6 +310,13 @@ pub fn get_json(url: &str) -> (u16, serde_json::Value) {
     (status, json)
 }
 
+/// GET a JSON body that must come with 200.
+pub fn get_ok(url: &str) -> serde_json::Value {
+    let (status, json) = get_json(url);
+    assert_eq!(status, 200, "GET {url}: {json}");
+    json
+}
+
 pub fn post_json(url: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
     let resp = client().post(url).json(body).send().unwrap();
     let status = resp.status().as_u16();
