@@ -241,8 +241,11 @@ mod tests {
     #[test]
     fn unknown_filter_keys_are_free_words() {
         let a = q("foo:bar");
+        let no_words: Vec<String> = Vec::new();
         assert_eq!(a.words, ["foo", "bar"]);
-        assert!(a.fields.iter().all(Vec::is_empty));
+        assert!(a.prefix_last, "the last word is still being typed");
+        assert_eq!(a.fields, [no_words.clone(), no_words.clone(), no_words.clone()]);
+        assert_eq!((a.genres, a.years), (no_words, None));
     }
 
     #[test]
@@ -265,10 +268,19 @@ mod tests {
         assert_eq!(Query::parse("year:1990-"), Err(BadYear { value: "1990-".into() }));
         assert_eq!(Query::parse("year:1999-1990"), Err(ReversedYears { from: 1999, to: 1990 }));
         // every message tells the user what to do
-        for e in
-            [Empty, TooLong { len: 600, max: 512 }, UnbalancedQuote { at: 0 }, BadYear { value: "x".into() }]
-        {
-            assert!(e.to_string().contains(':'), "{e}");
+        let messages = [
+            (Empty, "the search is empty: type a word to search for"),
+            (TooLong { len: 600, max: 512 }, "the search is too long (600 bytes): shorten it to at most 512 bytes"),
+            (UnbalancedQuote { at: 0 }, "the quote at character 1 is never closed: add the closing \" or remove it"),
+            (
+                EmptyFilter { key: "artist".into() },
+                "the filter artist: has no value: write artist:word or artist:\"two words\", with no space after the colon",
+            ),
+            (BadYear { value: "x".into() }, "\"x\" is not a year: write year:1990 or a range such as year:1990-1999"),
+            (ReversedYears { from: 1999, to: 1990 }, "the year range 1999-1990 ends before it starts: write year:1990-1999"),
+        ];
+        for (e, message) in messages {
+            assert_eq!(e.to_string(), message);
         }
     }
 

@@ -164,9 +164,9 @@ fn pct(n: usize, of: usize) -> f64 {
 fn check_set(set: &str) {
     let Some((docs, index)) = chinook() else { return };
     let cases = cases(set);
-    let mut table = format!(
+    let mut table =
         "| query | kind | expected | rank | first hit, when not the expected |\n| --- | --- | --- | --- | --- |\n"
-    );
+            .to_string();
     let mut ranks = Vec::new();
     for c in &cases {
         let query = Query::parse(&c.query).unwrap_or_else(|e| panic!("{}: {e}", c.query));
