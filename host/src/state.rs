@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{StoreLimits, StoreLimitsBuilder};
+use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -18,7 +18,7 @@ pub struct RequestState {
     pub wasi: WasiCtx,
     pub http: WasiHttpCtx,
     pub table: ResourceTable,
-    pub limits: StoreLimits,
+    pub limits: GuestLimits,
     pub hooks: OutboundHooks,
     /// The component's grants and resolved configuration.
     pub component: Arc<ComponentRuntime>,
@@ -30,13 +30,7 @@ pub struct RequestState {
 
 impl RequestState {
     pub fn new(component: Arc<ComponentRuntime>, wasi: WasiCtx, hooks: OutboundHooks) -> Self {
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(component.memory_limit as usize)
-            .instances(64)
-            .tables(64)
-            .memories(16)
-            .trap_on_grow_failure(true)
-            .build();
+        let limits = GuestLimits::new(component.memory_limit);
         let deadline = Instant::now() + component.timeout;
         Self {
             wasi,
@@ -48,6 +42,75 @@ impl RequestState {
             deadline,
             transactions: Default::default(),
         }
+    }
+}
+
+/// The store's resource limits: the component's `memory_limit` per linear memory, and fixed
+/// caps on instances, tables and memories. Growing past a limit traps, and the trap names the
+/// limit (the host log shows it under the request's id).
+pub struct GuestLimits {
+    memory_limit: u64,
+    inner: StoreLimits,
+}
+
+impl GuestLimits {
+    pub fn new(memory_limit: u64) -> Self {
+        let inner = StoreLimitsBuilder::new()
+            .memory_size(memory_limit as usize)
+            .instances(64)
+            .tables(64)
+            .memories(16)
+            .trap_on_grow_failure(true)
+            .build();
+        Self { memory_limit, inner }
+    }
+}
+
+impl ResourceLimiter for GuestLimits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired as u64 > self.memory_limit {
+            wasmtime::bail!(
+                "memory_limit reached: the component's memory_limit is {} bytes ({} MiB) and it tried to grow a \
+                 memory to {desired} bytes",
+                self.memory_limit,
+                self.memory_limit as f64 / (1024.0 * 1024.0)
+            );
+        }
+        self.inner.memory_growing(current, desired, maximum)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.inner.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.inner.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.inner.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.inner.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.inner.memories()
     }
 }
 

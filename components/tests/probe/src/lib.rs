@@ -10,6 +10,8 @@
 //! | `/env/<NAME>`, `/file/<path>` | WASI environment and read-only files |
 //! | `/outbound?url=` | `wasi:http/outgoing-handler` |
 //! | `/fault/{trap,panic,loop,oom,sleep}` | misbehaviour the host must contain |
+//! | `/alloc?mib=N` | allocates N MiB and writes to every page of it |
+//! | `/wait?key=K&store=S` | sets `K.started`, then answers once the test has set `K` (store `default` unless `S`) |
 //! | `/bench/{kv,sql-setup,sql,chain}` | the benchmark's capability routes |
 
 use anyhow::Result;
@@ -53,6 +55,8 @@ async fn handle(req: Request) -> Result<impl IntoResponse> {
         },
         ["outbound"] => outbound(query_value(&query, "url")).await,
         ["fault", kind] => fault(kind, &query),
+        ["alloc"] => alloc(&query),
+        ["wait"] => wait(&query),
         ["bench", "kv"] => bench_kv(),
         ["bench", "sql-setup"] => bench_sql_setup(),
         ["bench", "sql"] => bench_sql(),
@@ -249,6 +253,46 @@ fn fault(kind: &str, query: &[(String, String)]) -> Response {
             text(200, "slept")
         }
         other => text(400, &format!("unknown fault {other:?}")),
+    }
+}
+
+/// Allocate `?mib=` MiB and touch every page, so the memory is really grown and used.
+fn alloc(query: &[(String, String)]) -> Response {
+    let Ok(mib) = query_value(query, "mib").parse::<usize>() else {
+        return text(400, "mib must be a number");
+    };
+    let mut block = vec![0u8; mib << 20];
+    for page in block.chunks_mut(4096) {
+        page[0] = 1;
+    }
+    let touched: usize = std::hint::black_box(&block).chunks(4096).map(|p| p[0] as usize).sum();
+    text(200, &format!("allocated {mib} MiB ({touched} pages)"))
+}
+
+/// Mark `K.started`, then wait (polling the store) until `K` exists: a request that lasts exactly
+/// as long as the test wants, bounded only by the component's timeout.
+fn wait(query: &[(String, String)]) -> Response {
+    let store_name = match query_value(query, "store") {
+        "" => "default",
+        s => s,
+    };
+    let key = query_value(query, "key");
+    if key.is_empty() {
+        return text(400, "key missing");
+    }
+    let store = match key_value::Store::open(store_name) {
+        Ok(s) => s,
+        Err(e) => return text(403, &format!("{e:?}")),
+    };
+    if let Err(e) = store.set(&format!("{key}.started"), b"1") {
+        return text(500, &format!("{e:?}"));
+    }
+    loop {
+        match store.exists(key) {
+            Ok(true) => return text(200, "released"),
+            Ok(false) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            Err(e) => return text(500, &format!("{e:?}")),
+        }
     }
 }
 
