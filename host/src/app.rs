@@ -273,12 +273,8 @@ impl App {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let request_id = req
-            .headers()
-            .get(crate::trigger::http::REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_string();
+        // Formatted only when a log line is written (no allocation per request otherwise).
+        let request_id = RequestIdField(req.headers().get(crate::trigger::http::REQUEST_ID).cloned());
         let span = tracing::info_span!("request", id = %request_id);
         self.handle_public(req, client).instrument(span).await
     }
@@ -761,4 +757,13 @@ fn text_response(status: StatusCode, text: &'static str) -> Response<HyperOutgoi
 
 pub fn full_body(data: impl Into<Bytes>) -> HyperOutgoingBody {
     Full::new(data.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
+/// A request's id as a log field: `-` when it has none.
+struct RequestIdField(Option<http::HeaderValue>);
+
+impl std::fmt::Display for RequestIdField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"))
+    }
 }

@@ -12,7 +12,7 @@
 //!   keep-alive timeout (slowloris connections and forgotten keep-alives both end there);
 //! * tower-http's body timeout: a body that stops arriving for [`ServerOptions::body_timeout`]
 //!   fails (408);
-//! * request ids (`x-request-id`, tower-http's layers): every response carries one, and the
+//! * request ids (`x-request-id`, [`super::request_id`]): every response carries one, and the
 //!   host's log lines about that request name it;
 //! * CORS (tower-http), when the manifest lists allowed origins: preflights are answered here;
 //! * graceful shutdown: stop accepting, let requests in flight finish up to
@@ -35,19 +35,15 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower::ServiceBuilder;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutBody;
 
 use super::client_addr::TrustedProxies;
+use super::request_id::RequestIds;
+pub use super::request_id::REQUEST_ID;
 use crate::app::App;
-
-/// The request id header: set on every request (unless the client sent a usable one) and
-/// echoed on every response.
-pub const REQUEST_ID: &str = "x-request-id";
 
 /// How the public listener treats its clients. `riff up` fills it from its flags.
 #[derive(Debug, Clone)]
@@ -142,13 +138,19 @@ pub async fn serve(
             });
             async move { Ok::<_, Infallible>(app.handle(req, client).await) }
         });
-        let service = ServiceBuilder::new()
-            .map_request(drop_unusable_request_id)
-            .layer(SetRequestIdLayer::x_request_id(request_ids.clone()))
-            .layer(PropagateRequestIdLayer::x_request_id())
-            .option_layer(cors.clone())
-            .service(handler);
-        let connection = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let inner = ServiceBuilder::new().option_layer(cors.clone()).service(handler);
+        let request_ids = request_ids.clone();
+        // Outermost, so that CORS preflights answered by the host carry an id too.
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            let id = request_ids.assign(req.headers_mut());
+            let response = inner.clone().oneshot(req);
+            async move {
+                let mut response = response.await?;
+                response.headers_mut().insert(REQUEST_ID, id);
+                Ok::<_, Infallible>(response)
+            }
+        });
+        let connection = http.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {
@@ -174,44 +176,6 @@ pub async fn serve(
 mod limits_ceiling {
     pub const HEADERS: usize = 2 * super::super::limits::MAX_HEADER_COUNT;
     pub const BUFFER: usize = 256 * 1024;
-}
-
-/// Request ids unique across restarts and replicas without a random draw per request: a random
-/// 64-bit prefix drawn at start-up, then a counter (`3f9a0c2e5d1b7a64-1a`).
-#[derive(Clone)]
-struct RequestIds {
-    prefix: u64,
-    next: Arc<AtomicU64>,
-}
-
-impl RequestIds {
-    fn new() -> Self {
-        let mut seed = [0u8; 8];
-        getrandom::fill(&mut seed).expect("the OS random source");
-        Self { prefix: u64::from_le_bytes(seed), next: Arc::new(AtomicU64::new(1)) }
-    }
-}
-
-impl MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{:016x}-{n:x}", self.prefix)).ok().map(RequestId::new)
-    }
-}
-
-/// A client may bring its own request id (to correlate with its logs) if it is short and plain;
-/// anything else is replaced.
-fn drop_unusable_request_id<B>(mut req: Request<B>) -> Request<B> {
-    let usable = req.headers().get(REQUEST_ID).is_some_and(|v| {
-        let v = v.as_bytes();
-        !v.is_empty()
-            && v.len() <= 128
-            && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-    });
-    if !usable {
-        req.headers_mut().remove(REQUEST_ID);
-    }
-    req
 }
 
 /// CORS for the allowed origins: preflights answered by the host, the usual methods, any request
@@ -288,28 +252,6 @@ pub async fn bind(addr: SocketAddr, flag: &str) -> Result<TcpListener> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn request_ids_from_clients_are_kept_only_when_plain() {
-        let keep = Request::builder().header(REQUEST_ID, "abc-123_x.y:z").body(()).unwrap();
-        assert!(drop_unusable_request_id(keep).headers().contains_key(REQUEST_ID));
-        for bad in ["", "has space", "semi;colon", &"x".repeat(129)] {
-            let req = Request::builder().header(REQUEST_ID, bad).body(()).unwrap();
-            assert!(!drop_unusable_request_id(req).headers().contains_key(REQUEST_ID), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn request_ids_are_distinct_and_share_the_process_prefix() {
-        let mut ids = RequestIds::new();
-        let req = Request::new(());
-        let a = ids.make_request_id(&req).unwrap().into_header_value();
-        let b = ids.clone().make_request_id(&req).unwrap().into_header_value();
-        assert_ne!(a, b);
-        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
-        assert_eq!(a.split('-').next(), b.split('-').next());
-        assert_eq!(a.split('-').next().unwrap().len(), 16);
-    }
 
     #[test]
     fn cors_is_off_without_origins() {

@@ -5,4 +5,5 @@ pub mod client_addr;
 pub mod http;
 pub mod limits;
 pub mod queue;
+pub mod request_id;
 pub mod router;
