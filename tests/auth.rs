@@ -117,10 +117,6 @@ fn registration_input_is_validated_and_nothing_is_written() {
 fn failed_logins_are_rate_limited_per_username() {
     let riff = start();
     assert_eq!(
-        post(&riff, "/v1/auth/register", &json!({ "username": "eve", "password": "right password" })).0,
-        201
-    );
-    assert_eq!(
         post(&riff, "/v1/auth/register", &json!({ "username": "sam", "password": "right password" })).0,
         201
     );
@@ -128,11 +124,18 @@ fn failed_logins_are_rate_limited_per_username() {
     for _ in 0..6 {
         assert_error(login(&riff, "nobody", "whatever1"), 401, "invalid username or password");
     }
-    for _ in 0..5 {
-        assert_error(login(&riff, "eve", "wrong password"), 401, "invalid username or password");
+    let (wrong, right) = within_one_attempt_window(|run| {
+        let eve = format!("eve{run}");
+        let creds = json!({ "username": eve, "password": "right password" });
+        assert_eq!(post(&riff, "/v1/auth/register", &creds).0, 201);
+        let wrong: Vec<_> = (0..5).map(|_| login(&riff, &eve, "wrong password")).collect();
+        (wrong, login(&riff, &eve, "right password"))
+    });
+    for result in wrong {
+        assert_error(result, 401, "invalid username or password");
     }
     // This client is held back now, even with the right password; other users are unaffected.
-    assert_error(login(&riff, "eve", "right password"), 429, "too many failed logins");
+    assert_error(right, 429, "too many failed logins");
     assert_eq!(login(&riff, "sam", "right password").0, 200);
 }
 
@@ -160,6 +163,10 @@ fn parallel_registrations_of_one_name_create_one_account() {
     let statuses: Vec<u16> = results.iter().map(|(s, _)| *s).collect();
     assert_eq!(count(&statuses, 201), 1, "{results:?}");
     assert_eq!(count(&statuses, 409), 19, "{results:?}");
+    // Every loser is told plainly that the name is taken.
+    for (status, body) in results.iter().filter(|(s, _)| *s != 201) {
+        assert_error((*status, body.clone()), 409, "taken");
+    }
     // The account is the winner's: its password logs in, a loser's does not.
     let winner = statuses.iter().position(|s| *s == 201).unwrap();
     assert_eq!(login(&riff, "ann", &format!("password number {winner}")).0, 200);
@@ -183,18 +190,18 @@ fn a_refresh_token_works_once_even_when_presented_in_parallel() {
         let statuses: Vec<u16> = results.iter().map(|(s, _, _)| *s).collect();
         assert_eq!(count(&statuses, 200), 1, "round {round}: {statuses:?}");
         assert_eq!(count(&statuses, 401), 7, "round {round}: {statuses:?}");
-        for (status, headers, body) in &results {
-            if *status == 401 {
-                assert_eq!(body["error"]["status"], 401, "{body}");
-                assert_eq!(header(headers, "www-authenticate"), Some(r#"Bearer error="invalid_token""#));
-            }
+        for (status, headers, body) in results.iter().filter(|(s, _, _)| *s == 401) {
+            assert_error((*status, body.clone()), 401, "refresh token");
+            assert_eq!(header(headers, "www-authenticate"), Some(r#"Bearer error="invalid_token""#));
         }
         // The one new pair works (its refresh token is the next round's).
         let (_, _, renewed) = results.iter().find(|(s, _, _)| *s == 200).unwrap();
-        let access = renewed["access_token"].as_str().unwrap();
+        let access = renewed["access_token"].as_str().expect("access_token");
         let me = client().get(riff.url("/v1/me")).bearer_auth(access).send().unwrap();
         assert_eq!(me.status().as_u16(), 200);
-        refresh = renewed["refresh_token"].as_str().unwrap().to_string();
+        let next = renewed["refresh_token"].as_str().expect("refresh_token").to_string();
+        assert_ne!(next, refresh, "round {round}: the refresh token was not rotated");
+        refresh = next;
     }
 }
 
@@ -203,21 +210,40 @@ fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
 }
 
+/// Run `run` (given the run's number, to name a fresh account) until one run starts and ends in
+/// the same attempt window, and return what that run saw. Login attempts are counted per
+/// 15-minute window aligned to the clock (README), so a run that crosses a boundary has its
+/// counts start over half-way and cannot be judged; riff reads the same clock, so a run whose
+/// first and last reading fall in one window had every attempt counted in it. A run takes
+/// seconds and a window 15 minutes: at most one run in a row crosses a boundary.
+fn within_one_attempt_window<T>(mut run: impl FnMut(usize) -> T) -> T {
+    const WINDOW_SECONDS: u64 = 15 * 60;
+    for n in 0..3 {
+        let window = unix_now() / WINDOW_SECONDS;
+        let seen = run(n);
+        if unix_now() / WINDOW_SECONDS == window {
+            return seen;
+        }
+        eprintln!("run {n} crossed an attempt window's boundary: running it again on a fresh account");
+    }
+    panic!("three runs in a row crossed an attempt window's boundary");
+}
+
 #[test]
 fn parallel_wrong_logins_check_five_passwords_and_the_owner_still_gets_in() {
     let riff = start();
-    assert_eq!(
-        post(&riff, "/v1/auth/register", &json!({ "username": "olga", "password": "olga's password" })).0,
-        201
-    );
-    // Attempt windows are 15 minutes aligned to the epoch: keep the burst inside one.
-    let into_window = unix_now() % 900;
-    if into_window > 890 {
-        std::thread::sleep(std::time::Duration::from_secs(901 - into_window));
-    }
     let url = riff.url("/v1/auth/login");
-    let results = all_at_once(20, |_| {
-        send(&client(), &url, &json!({ "username": "olga", "password": "not her password" }))
+    let (results, guesser_right, owner) = within_one_attempt_window(|run| {
+        let olga = format!("olga{run}");
+        let right = json!({ "username": olga, "password": "olga's password" });
+        assert_eq!(post(&riff, "/v1/auth/register", &right).0, 201);
+        let results = all_at_once(20, |_| {
+            send(&client(), &url, &json!({ "username": olga, "password": "not her password" }))
+        });
+        // The guessing client, now with the right password; then the owner on another address.
+        let guesser_right = send(&client(), &url, &right);
+        let owner = send(&client_from("127.0.0.2"), &url, &right);
+        (results, guesser_right, owner)
     });
     let statuses: Vec<u16> = results.iter().map(|(s, _, _)| *s).collect();
     assert_eq!(count(&statuses, 401), 5, "exactly five passwords checked: {statuses:?}");
@@ -233,10 +259,9 @@ fn parallel_wrong_logins_check_five_passwords_and_the_owner_still_gets_in() {
         }
     }
     // The guessing client stays held back, right password or not...
-    let right = json!({ "username": "olga", "password": "olga's password" });
-    assert_eq!(send(&client(), &url, &right).0, 429);
+    assert_eq!(guesser_right.0, 429, "{:?}", guesser_right.2);
     // ...but the owner, on another address, is not locked out.
-    let (status, _, tokens) = send(&client_from("127.0.0.2"), &url, &right);
+    let (status, _, tokens) = owner;
     assert_eq!(status, 200, "{tokens}");
     assert!(tokens["access_token"].is_string());
     assert!(!riff.log().contains("not her password"), "a password reached the log");
@@ -245,28 +270,35 @@ fn parallel_wrong_logins_check_five_passwords_and_the_owner_still_gets_in() {
 #[test]
 fn many_failing_addresses_back_the_account_off_but_a_clean_client_gets_in() {
     let riff = start();
-    assert_eq!(
-        post(&riff, "/v1/auth/register", &json!({ "username": "paul", "password": "paul's password" })).0,
-        201
-    );
     let url = riff.url("/v1/auth/login");
-    let wrong = json!({ "username": "paul", "password": "a wrong guess" });
-    let right = json!({ "username": "paul", "password": "paul's password" });
-    // 25 addresses guess once each: every first attempt of a client is checked.
-    for i in 1..=25 {
-        let (status, _, body) = send(&client_from(&format!("127.0.1.{i}")), &url, &wrong);
-        assert_eq!(status, 401, "guess {i}: {body}");
+    let (guesses, backed_off, clean) = within_one_attempt_window(|run| {
+        let paul = format!("paul{run}");
+        let right = json!({ "username": paul, "password": "paul's password" });
+        let wrong = json!({ "username": paul, "password": "a wrong guess" });
+        assert_eq!(post(&riff, "/v1/auth/register", &right).0, 201);
+        // 25 addresses guess once each: every first attempt of a client is checked.
+        let guesses: Vec<_> =
+            (1..=25).map(|i| send(&client_from(&format!("127.0.1.{i}")), &url, &wrong)).collect();
+        // A client that has been failing tries the right password; then one that has not.
+        let backed_off = send(&client_from("127.0.1.1"), &url, &right);
+        let clean = send(&client_from("127.0.2.1"), &url, &right);
+        (guesses, backed_off, clean)
+    });
+    assert_eq!(guesses.len(), 25);
+    for (i, (status, _, body)) in guesses.iter().enumerate() {
+        assert_eq!(*status, 401, "guess {}: {body}", i + 1);
     }
     // 25 failures: clients that have been failing now wait their turn (32 s here), even with
     // the right password.
-    let (status, headers, body) = send(&client_from("127.0.1.1"), &url, &right);
+    let (status, headers, body) = backed_off;
     assert_eq!(status, 429, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("this account"), "{body}");
     let wait: u64 = header(&headers, "retry-after").expect("Retry-After").parse().unwrap();
     assert!((1..=60).contains(&wait), "Retry-After {wait}");
     // A client that has not been failing is checked, and the owner logs in.
-    let (status, _, tokens) = send(&client_from("127.0.2.1"), &url, &right);
+    let (status, _, tokens) = clean;
     assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["access_token"].is_string(), "{tokens}");
 }
 
 #[test]
@@ -276,8 +308,9 @@ fn logout_revokes_and_refused_tokens_are_told_why() {
         post(&riff, "/v1/auth/register", &json!({ "username": "lena", "password": "lena's password" })).0,
         201
     );
-    let (_, tokens) = login(&riff, "lena", "lena's password");
-    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let (status, tokens) = login(&riff, "lena", "lena's password");
+    assert_eq!(status, 200, "{tokens}");
+    let access = tokens["access_token"].as_str().expect("access_token").to_string();
     let me = |token: Option<&str>, path: &str| {
         let mut req = client().get(riff.url(path));
         if let Some(token) = token {
@@ -314,6 +347,47 @@ fn logout_revokes_and_refused_tokens_are_told_why() {
     let resp = client().post(riff.url("/v1/auth/logout")).bearer_auth(&access).send().unwrap();
     assert_eq!(resp.status().as_u16(), 401);
     assert_eq!(header(resp.headers(), "www-authenticate"), invalid.as_deref());
+}
+
+#[test]
+fn logout_with_a_refresh_token_revokes_both_and_only_that_session() {
+    let riff = start();
+    let lena = Listener::register(&riff, "lena");
+    // A second session of the same account, which the logout must leave alone.
+    let (status, other) = login(&riff, "lena", PASSWORD);
+    assert_eq!(status, 200, "{other}");
+    let other_refresh = other["refresh_token"].as_str().expect("refresh_token");
+
+    let resp = client()
+        .post(riff.url("/v1/auth/logout"))
+        .bearer_auth(&lena.token)
+        .json(&json!({ "refresh_token": lena.refresh }))
+        .send()
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 204);
+
+    // The refresh token named in the body no longer refreshes...
+    assert_error(
+        post(&riff, "/v1/auth/refresh", &json!({ "refresh_token": lena.refresh })),
+        401,
+        "refresh token",
+    );
+    // ...and the access token is refused by every service, not only the profile.
+    for path in ["/v1/me", "/v1/tracks/tr01/stream", "/v1/me/subscription", "/v1/me/recommendations"] {
+        let (status, body) = lena.send("GET", path, None);
+        assert_eq!(status, 401, "{path} with a logged-out token: {body}");
+        assert_eq!(body["error"]["status"], 401, "{path}: {body}");
+        assert!(body["error"]["message"].as_str().is_some_and(|m| m.contains("revoked")), "{path}: {body}");
+    }
+    let (status, body) = get(&riff.url(&format!("/verify/{}", lena.token)));
+    assert_eq!((status, body.as_str()), (401, "token revoked"));
+
+    // The other session still refreshes, and its new token works.
+    let (status, renewed) = post(&riff, "/v1/auth/refresh", &json!({ "refresh_token": other_refresh }));
+    assert_eq!(status, 200, "{renewed}");
+    let again = Listener::with_token(&riff, renewed["access_token"].as_str().expect("access_token"));
+    let (status, me) = again.send("GET", "/v1/me", None);
+    assert_eq!((status, me["display_name"].as_str()), (200, Some("lena")), "{me}");
 }
 
 #[test]

@@ -3,20 +3,29 @@
 
 use crate::common::*;
 use serde_json::json;
+use std::time::Duration;
+
+/// Milliseconds since the epoch.
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
 
 #[test]
 fn listener_journey() {
     let riff = Riff::start(&repo_manifest(""));
     let me = Listener::register(&riff, "journey");
 
-    let (_, profile) = me.send("GET", "/v1/me", None);
-    assert_eq!(profile["display_name"], "journey");
+    let (status, profile) = me.send("GET", "/v1/me", None);
+    assert_eq!((status, profile["display_name"].as_str()), (200, Some("journey")), "{profile}");
 
     // Browse: artist → album → tracks.
-    let (_, artist) = get_json(&riff.url("/v1/artists/ar02"));
-    let (_, albums) = get_json(&riff.url(&format!("/v1/artists/{}/albums", artist["id"].as_str().unwrap())));
-    let album_id = albums["items"][0]["id"].as_str().unwrap().to_string();
-    let (_, tracks) = get_json(&riff.url(&format!("/v1/albums/{album_id}/tracks")));
+    let (status, artist) = get_json(&riff.url("/v1/artists/ar02"));
+    assert_eq!((status, artist["id"].as_str()), (200, Some("ar02")), "{artist}");
+    let (status, albums) = get_json(&riff.url("/v1/artists/ar02/albums"));
+    assert_eq!(status, 200, "{albums}");
+    let album_id = albums["items"][0]["id"].as_str().expect("an album").to_string();
+    let (status, tracks) = get_json(&riff.url(&format!("/v1/albums/{album_id}/tracks")));
+    assert_eq!(status, 200, "{tracks}");
     let track_ids: Vec<String> =
         tracks["items"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_string()).collect();
     assert_eq!(track_ids.len(), 3);
@@ -46,44 +55,59 @@ fn listener_journey() {
         Some(json!({ "range_start": 2, "insert_before": 0 })),
     );
     assert_eq!(status, 200);
-    let (_, items) = me.send("GET", &format!("/v1/playlists/{pid}/items"), None);
+    let (status, items) = me.send("GET", &format!("/v1/playlists/{pid}/items"), None);
+    assert_eq!(status, 200, "{items}");
     let order: Vec<&str> =
         items["items"].as_array().unwrap().iter().map(|i| i["track"]["id"].as_str().unwrap()).collect();
     assert_eq!(order, [track_ids[2].as_str(), track_ids[0].as_str(), track_ids[1].as_str()]);
     let (status, renamed) =
         me.send("PUT", &format!("/v1/playlists/{pid}"), Some(json!({ "name": "Late drive" })));
     assert_eq!((status, renamed["name"].as_str()), (200, Some("Late drive")));
-    let (_, mine) = me.send("GET", "/v1/me/playlists", None);
-    assert_eq!(mine["total"], 1);
+    let (status, mine) = me.send("GET", "/v1/me/playlists", None);
+    assert_eq!((status, mine["total"].as_u64()), (200, Some(1)), "{mine}");
     let (status, _) = me.send(
         "DELETE",
         &format!("/v1/playlists/{pid}/items"),
         Some(json!({ "tracks": [{ "uri": uris[0] }] })),
     );
     assert_eq!(status, 200);
-    let (_, items) = me.send("GET", &format!("/v1/playlists/{pid}/items"), None);
-    assert_eq!(items["total"], 2);
+    let (status, items) = me.send("GET", &format!("/v1/playlists/{pid}/items"), None);
+    assert_eq!((status, items["total"].as_u64()), (200, Some(2)), "{items}");
 
     // Saved tracks and follows.
     assert_eq!(me.send("PUT", "/v1/me/tracks", Some(json!({ "ids": [track_ids[1]] }))).0, 204);
-    let (_, saved) = me.send("GET", "/v1/me/tracks", None);
+    let (status, saved) = me.send("GET", "/v1/me/tracks", None);
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(saved["items"].as_array().map(Vec::len), Some(1), "{saved}");
     assert_eq!(saved["items"][0]["track"]["id"], track_ids[1].as_str());
     assert_eq!(me.send("PUT", "/v1/me/following?type=artist", Some(json!({ "ids": ["ar02"] }))).0, 204);
-    let (_, following) = me.send("GET", "/v1/me/following?type=artist", None);
+    let (status, following) = me.send("GET", "/v1/me/following?type=artist", None);
+    assert_eq!(status, 200, "{following}");
+    assert_eq!(following["artists"]["items"].as_array().map(Vec::len), Some(1), "{following}");
     assert_eq!(following["artists"]["items"][0]["name"], "Quartet Nine");
 
-    // Plays and recently played, newest first, with cursors.
+    // Plays and recently played, newest first, with cursors. A cursor is a play's time (in ms),
+    // so each play is recorded only once the clock has passed the one before, as riff reports it.
     for t in &track_ids {
         assert_eq!(me.send("POST", "/v1/me/player/played", Some(json!({ "track_id": t }))).0, 204);
-        std::thread::sleep(std::time::Duration::from_millis(5));
+        let (status, newest) = me.send("GET", "/v1/me/player/recently-played?limit=1", None);
+        assert_eq!((status, newest["items"][0]["track"]["id"].as_str()), (200, Some(t.as_str())), "{newest}");
+        let played_at = newest["items"][0]["played_at_ms"].as_u64().expect("played_at_ms");
+        eventually("the clock to pass the last play", Duration::from_secs(10), String::new, || {
+            unix_ms() > played_at
+        });
     }
-    let (_, recent) = me.send("GET", "/v1/me/player/recently-played?limit=2", None);
+    let (status, recent) = me.send("GET", "/v1/me/player/recently-played?limit=2", None);
+    assert_eq!(status, 200, "{recent}");
     let recent_ids: Vec<&str> =
         recent["items"].as_array().unwrap().iter().map(|i| i["track"]["id"].as_str().unwrap()).collect();
     assert_eq!(recent_ids, [track_ids[2].as_str(), track_ids[1].as_str()]);
-    let before = recent["cursors"]["before"].as_str().unwrap().to_string();
-    let (_, older) = me.send("GET", &format!("/v1/me/player/recently-played?before={before}"), None);
-    assert_eq!(older["items"][0]["track"]["id"], track_ids[0].as_str());
+    let before = recent["cursors"]["before"].as_str().expect("a before cursor").to_string();
+    let (status, older) = me.send("GET", &format!("/v1/me/player/recently-played?before={before}"), None);
+    assert_eq!(status, 200, "{older}");
+    let older_ids: Vec<&str> =
+        older["items"].as_array().unwrap().iter().map(|i| i["track"]["id"].as_str().unwrap()).collect();
+    assert_eq!(older_ids, [track_ids[0].as_str()]);
 
     // Logout: the old token is refused everywhere.
     let resp = client().post(riff.url("/v1/auth/logout")).bearer_auth(&me.token).send().unwrap();
@@ -98,11 +122,13 @@ fn every_profile_route_refuses_missing_forged_and_foreign_tokens() {
     let riff = Riff::start(&repo_manifest(""));
     let alice = Listener::register(&riff, "alice");
     let bob = Listener::register(&riff, "bob");
-    let (_, private) =
+    let (status, private) =
         alice.send("POST", "/v1/me/playlists", Some(json!({ "name": "Mine", "public": false })));
-    let (_, public) = alice.send("POST", "/v1/me/playlists", Some(json!({ "name": "Shared" })));
-    let private_id = private["id"].as_str().unwrap();
-    let public_id = public["id"].as_str().unwrap();
+    assert_eq!(status, 201, "{private}");
+    let (status, public) = alice.send("POST", "/v1/me/playlists", Some(json!({ "name": "Shared" })));
+    assert_eq!(status, 201, "{public}");
+    let private_id = private["id"].as_str().expect("a playlist id");
+    let public_id = public["id"].as_str().expect("a playlist id");
 
     let routes = [
         ("GET", "/v1/me".to_string()),
@@ -134,7 +160,8 @@ fn every_profile_route_refuses_missing_forged_and_foreign_tokens() {
     assert_eq!(bob.send("DELETE", &format!("/v1/playlists/{public_id}"), None).0, 403);
     let add = json!({ "uris": ["riff:track:tr01"] });
     assert_eq!(bob.send("POST", &format!("/v1/playlists/{public_id}/items"), Some(add)).0, 403);
-    let (_, unchanged) = alice.send("GET", &format!("/v1/playlists/{public_id}"), None);
+    let (status, unchanged) = alice.send("GET", &format!("/v1/playlists/{public_id}"), None);
+    assert_eq!(status, 200, "{unchanged}");
     assert_eq!((unchanged["name"].as_str(), unchanged["items"]["total"].as_u64()), (Some("Shared"), Some(0)));
 }
 
@@ -142,8 +169,9 @@ fn every_profile_route_refuses_missing_forged_and_foreign_tokens() {
 fn profile_writes_validate_input_and_write_nothing_on_error() {
     let riff = Riff::start(&repo_manifest(""));
     let me = Listener::register(&riff, "careful");
-    let (_, p) = me.send("POST", "/v1/me/playlists", Some(json!({ "name": "Valid" })));
-    let pid = p["id"].as_str().unwrap().to_string();
+    let (status, p) = me.send("POST", "/v1/me/playlists", Some(json!({ "name": "Valid" })));
+    assert_eq!(status, 201, "{p}");
+    let pid = p["id"].as_str().expect("a playlist id").to_string();
     let items = format!("/v1/playlists/{pid}/items");
     for (method, path, body, status) in [
         ("POST", "/v1/me/playlists", json!({}), 400),
@@ -170,14 +198,14 @@ fn profile_writes_validate_input_and_write_nothing_on_error() {
         client().post(riff.url("/v1/me/playlists")).bearer_auth(&me.token).body("{oops").send().unwrap();
     assert_eq!(resp.status().as_u16(), 400);
     // Nothing was written by the refused requests.
-    let (_, mine) = me.send("GET", "/v1/me/playlists", None);
-    assert_eq!(mine["total"], 1);
-    let (_, items) = me.send("GET", &items, None);
-    assert_eq!(items["total"], 0);
-    let (_, saved) = me.send("GET", "/v1/me/tracks", None);
-    assert_eq!(saved["total"], 0);
-    let (_, recent) = me.send("GET", "/v1/me/player/recently-played", None);
-    assert_eq!(recent["items"], json!([]));
+    let (status, mine) = me.send("GET", "/v1/me/playlists", None);
+    assert_eq!((status, mine["total"].as_u64()), (200, Some(1)), "{mine}");
+    let (status, items) = me.send("GET", &items, None);
+    assert_eq!((status, items["total"].as_u64()), (200, Some(0)), "{items}");
+    let (status, saved) = me.send("GET", "/v1/me/tracks", None);
+    assert_eq!((status, saved["total"].as_u64()), (200, Some(0)), "{saved}");
+    let (status, recent) = me.send("GET", "/v1/me/player/recently-played", None);
+    assert_eq!((status, &recent["items"]), (200, &json!([])), "{recent}");
 }
 
 fn mint(key: &[u8], user_id: &str, exp: u64) -> String {

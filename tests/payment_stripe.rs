@@ -1,6 +1,7 @@
 //! The payment service against localstripe (a stateful fake of Stripe's API, PyPI package
-//! `localstripe`), started by the test on a free port: charges reach the gateway once per
-//! idempotency key, declines come back as 402, and webhooks are verified and applied once.
+//! `localstripe`), started by the test on a free port: charges and card changes reach the
+//! gateway once per idempotency key, declines come back as 402, and webhooks are verified and
+//! applied once.
 //! Skips when localstripe is not installed, except under CI=true.
 
 use std::process::{Child, Command, Stdio};
@@ -61,8 +62,11 @@ impl LocalStripe {
         panic!("localstripe could not get a free port in five tries");
     }
 
+    /// The gateway's objects of one kind (`what` may carry a query: `payment_methods?type=card`).
     fn list(&self, what: &str) -> Option<Vec<Value>> {
-        let resp = client().get(format!("{}/v1/{what}?limit=100", self.base)).bearer_auth(KEY).send().ok()?;
+        let sep = if what.contains('?') { '&' } else { '?' };
+        let url = format!("{}/v1/{what}{sep}limit=100", self.base);
+        let resp = client().get(url).bearer_auth(KEY).send().ok()?;
         let body: Value = resp.json().ok()?;
         body["data"].as_array().cloned()
     }
@@ -105,6 +109,7 @@ fn charges_go_through_the_gateway_once_per_key() {
             (0..100).map(|_| s.spawn(|| subscribe(&riff, &token, "pm_card_visa", Some("one-key")))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
+    assert_eq!(answers.len(), 100);
     assert_eq!(answers[0].0, 201, "{:?}", answers[0]);
     assert!(answers.iter().all(|a| a == &answers[0]), "100 identical answers");
     let intents = stripe.list("payment_intents").unwrap();
@@ -113,10 +118,9 @@ fn charges_go_through_the_gateway_once_per_key() {
         (intents[0]["amount"].as_i64(), intents[0]["status"].as_str()),
         (Some(999), Some("succeeded"))
     );
-    let (_, invoices) = {
-        let resp = client().get(riff.url("/v1/me/invoices")).bearer_auth(&token).send().unwrap();
-        (resp.status().as_u16(), resp.json::<Value>().unwrap())
-    };
+    let (status, invoices) = Listener::with_token(&riff, &token).send("GET", "/v1/me/invoices", None);
+    assert_eq!(status, 200, "{invoices}");
+    assert_eq!(invoices["items"].as_array().map(Vec::len), Some(1), "{invoices}");
     assert_eq!(invoices["items"][0]["gateway"], "stripe");
     assert_eq!(stripe.list("customers").unwrap().len(), 1);
 }
@@ -152,7 +156,8 @@ fn free_to_premium_to_cancel_to_resume() {
         (status, sub["cancel_at_period_end"].as_bool(), sub["status"].as_str()),
         (200, Some(false), Some("active"))
     );
-    let (_, invoices) = call("GET", "/v1/me/invoices", None);
+    let (status, invoices) = call("GET", "/v1/me/invoices", None);
+    assert_eq!(status, 200, "{invoices}");
     let paid: Vec<i64> =
         invoices["items"].as_array().unwrap().iter().map(|i| i["amount_paid"].as_i64().unwrap()).collect();
     assert_eq!(paid, [999, 0], "newest first: premium, then free");
@@ -173,6 +178,39 @@ fn a_declined_card_is_402_from_the_gateway() {
     assert!(stripe.list("payment_intents").unwrap().is_empty(), "nothing charged");
 }
 
+#[test]
+fn a_card_change_reaches_the_gateway_once_per_key() {
+    let Some(stripe) = LocalStripe::start("payment_stripe::a_card_change_reaches_the_gateway_once_per_key")
+    else {
+        return;
+    };
+    let riff = stripe.riff();
+    let user = Listener::register(&riff, "carded");
+    let put = |key: Option<&str>| {
+        user.send_keyed(
+            "PUT",
+            "/v1/me/payment-method",
+            Some(json!({ "payment_method": "pm_card_visa" })),
+            key,
+        )
+    };
+    let first = put(Some("card-key"));
+    assert_eq!((first.0, first.1["gateway"].as_str()), (200, Some("stripe")), "{}", first.1);
+    let customers = stripe.list("customers").unwrap();
+    assert_eq!(customers.len(), 1, "{customers:?}");
+    let customer = customers[0]["id"].as_str().expect("a customer id");
+    // Each card the gateway attached to the customer (a test card name makes a new one each time).
+    let attached = || stripe.list(&format!("payment_methods?customer={customer}&type=card")).unwrap().len();
+    assert_eq!(attached(), 1);
+    assert_eq!(put(Some("card-key")), first, "the same key: the first answer");
+    assert_eq!(attached(), 1, "the replay attached the card again");
+    // Without a key the request runs again: the count sees every attachment.
+    assert_eq!(put(None).0, 200);
+    assert_eq!(attached(), 2);
+    assert_eq!(put(Some("card-key")), first);
+    assert_eq!(attached(), 2);
+}
+
 fn signed(body: &str, t: u64, secret: &str) -> String {
     use std::fmt::Write;
     let mac = hmac_sha256(secret.as_bytes(), format!("{t}.{body}").as_bytes());
@@ -191,10 +229,13 @@ fn webhooks_are_verified_and_applied_once() {
     let riff = stripe.riff();
     let token = Listener::register(&riff, "hooked").token;
     assert_eq!(subscribe(&riff, &token, "pm_card_visa", None).0, 201);
-    let customer = stripe.list("customers").unwrap()[0]["id"].as_str().unwrap().to_string();
+    let customers = stripe.list("customers").unwrap();
+    assert_eq!(customers.len(), 1, "{customers:?}");
+    let customer = customers[0]["id"].as_str().expect("a customer id").to_string();
     let status = || -> String {
         let resp = client().get(riff.url("/v1/me/subscription")).bearer_auth(&token).send().unwrap();
-        resp.json::<Value>().unwrap()["status"].as_str().unwrap().to_string()
+        assert_eq!(resp.status().as_u16(), 200);
+        resp.json::<Value>().unwrap()["status"].as_str().expect("a status").to_string()
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let send = |body: &str, signature: &str| -> u16 {
