@@ -94,8 +94,7 @@ pub async fn serve(
         .keep_alive(true)
         .header_read_timeout(options.header_timeout)
         // The host's own limits (see `limits::check_head`) answer in JSON; hyper's, which answer
-        // with a bare status, sit above them.
-        .max_headers(limits_ceiling::HEADERS)
+        // with a bare status, sit above them (its header-field ceiling is its default, 100).
         .max_buf_size(limits_ceiling::BUFFER);
     loop {
         let (stream, peer) = tokio::select! {
@@ -174,7 +173,6 @@ pub async fn serve(
 
 /// hyper's own hard limits: above the host's JSON-answered ones, below anything unbounded.
 mod limits_ceiling {
-    pub const HEADERS: usize = 2 * super::super::limits::MAX_HEADER_COUNT;
     pub const BUFFER: usize = 256 * 1024;
 }
 
