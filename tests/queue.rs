@@ -1,6 +1,7 @@
-//! The durable queue and warm instances: at-least-once delivery with retries and dead letters,
-//! publish grants, messages surviving a killed host, load-time checks of `[[trigger.queue]]`,
-//! and instance reuse that stops at a hot swap.
+//! The durable queue and warm instances: at-least-once delivery with retries (one message id
+//! across them) and dead letters (from a trap, an `err` or a timeout), publish grants, messages
+//! surviving a killed host, a pending retry going to the new version after a hot swap,
+//! load-time checks of `[[trigger.queue]]`, and instance reuse that stops at a hot swap.
 
 use std::time::Duration;
 
@@ -33,58 +34,137 @@ fn publish(riff: &Riff, topic: &str, message: &Value) -> (u16, String) {
     (resp.status().as_u16(), resp.text().unwrap())
 }
 
-fn state(riff: &Riff, key: &str) -> (u64, u64) {
+/// Publish `message` on `jobs`, which must be accepted; its message id.
+fn publish_job(riff: &Riff, message: Value) -> String {
+    let (status, id) = publish(riff, "jobs", &message);
+    assert_eq!(status, 200, "publishing {message}: {id}");
+    assert!(id.starts_with("msg_"), "{id}");
+    id
+}
+
+/// What the subscriber recorded for one key: every delivery, and how many it handled.
+#[derive(Debug, PartialEq)]
+struct State {
+    attempts: u64,
+    handled: u64,
+    /// Each delivery as the handler saw it: (message id, attempt, component version).
+    seen: Vec<(String, u64, String)>,
+}
+
+fn state(riff: &Riff, key: &str) -> State {
     let (status, body) = get_json(&riff.url(&format!("/sub/state/{key}")));
     assert_eq!(status, 200, "{body}");
-    (body["attempts"].as_u64().unwrap(), body["handled"].as_u64().unwrap())
+    let seen = body["seen"].as_array().unwrap_or_else(|| panic!("no seen list: {body}"));
+    State {
+        attempts: body["attempts"].as_u64().expect("attempts"),
+        handled: body["handled"].as_u64().expect("handled"),
+        seen: seen
+            .iter()
+            .map(|d| {
+                (
+                    d["id"].as_str().expect("id").to_string(),
+                    d["attempt"].as_u64().expect("attempt"),
+                    d["version"].as_str().expect("version").to_string(),
+                )
+            })
+            .collect(),
+    }
+}
+
+/// `n` deliveries of message `id` to version `version`, attempts 1 to `n`.
+fn deliveries(id: &str, n: u64, version: &str) -> Vec<(String, u64, String)> {
+    (1..=n).map(|attempt| (id.to_string(), attempt, version.to_string())).collect()
+}
+
+fn wait_handled(riff: &Riff, key: &str) {
+    eventually(
+        &format!("handling {key}"),
+        Duration::from_secs(60),
+        || riff.log(),
+        || state(riff, key).handled == 1,
+    );
+}
+
+/// Wait until the queue has moved past everything published so far, instead of sleeping:
+/// publish a marker that fails twice and wait until it is handled. Deliveries come one at a
+/// time, oldest due first, and the marker is handled only after two backoffs, so by then any
+/// redelivery of an earlier message — an immediate one, or a retry scheduled when that message
+/// was handled, before the marker was published — has been delivered.
+fn wait_queue_passed(riff: &Riff, marker: &str) {
+    publish_job(riff, json!({"mode": "fail-twice", "key": marker}));
+    wait_handled(riff, marker);
+}
+
+fn dead_letters(riff: &Riff) -> Vec<Value> {
+    let (status, body) = riff.admin_call(Method::GET, "/v1/dead-letters", None);
+    assert_eq!(status, 200, "{body}");
+    body["dead_letters"].as_array().unwrap_or_else(|| panic!("no dead_letters list: {body}")).clone()
 }
 
 #[test]
 fn a_message_is_delivered_and_handled_once() {
     let riff = Riff::start(APP);
-    let (status, id) = publish(&riff, "jobs", &json!({"mode": "ok", "key": "a"}));
-    assert_eq!(status, 200, "{id}");
-    assert!(id.starts_with("msg_"), "{id}");
-    eventually("handling", Duration::from_secs(10), || riff.log(), || state(&riff, "a").1 == 1);
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(state(&riff, "a"), (1, 1), "delivered exactly once when the handler succeeds");
+    let id = publish_job(&riff, json!({"mode": "ok", "key": "a"}));
+    wait_handled(&riff, "a");
+    wait_queue_passed(&riff, "marker");
+    let a = state(&riff, "a");
+    assert_eq!(
+        a,
+        State { attempts: 1, handled: 1, seen: deliveries(&id, 1, "v1") },
+        "delivered exactly once"
+    );
 }
 
 #[test]
-fn a_handler_failing_twice_gets_the_message_again_until_it_succeeds() {
+fn a_handler_failing_twice_gets_the_same_message_again_until_it_succeeds() {
     let riff = Riff::start(APP);
-    assert_eq!(publish(&riff, "jobs", &json!({"mode": "fail-twice", "key": "b"})).0, 200);
-    eventually(
-        "handling after two failures",
-        Duration::from_secs(20),
-        || riff.log(),
-        || state(&riff, "b").1 == 1,
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(state(&riff, "b"), (3, 1), "two failed attempts, then one that handled it");
+    let id = publish_job(&riff, json!({"mode": "fail-twice", "key": "b"}));
+    wait_handled(&riff, "b");
+    wait_queue_passed(&riff, "marker");
+    // Two failed attempts, then one that handled it, all with the id publish returned.
+    assert_eq!(state(&riff, "b"), State { attempts: 3, handled: 1, seen: deliveries(&id, 3, "v1") });
     assert!(riff.log().contains("retrying in"), "{}", riff.log());
 }
 
 #[test]
-fn messages_to_a_trapping_handler_end_as_dead_letters() {
-    let riff = Riff::start(APP);
-    let (_, id) = publish(&riff, "jobs", &json!({"mode": "trap", "key": "c"}));
-    let dead = || -> Vec<Value> {
-        let (status, body) = riff.admin_call(Method::GET, "/v1/dead-letters", None);
-        assert_eq!(status, 200, "{body}");
-        body["dead_letters"].as_array().unwrap().clone()
-    };
-    eventually("a dead letter", Duration::from_secs(20), || riff.log(), || !dead().is_empty());
-    let letter = &dead()[0];
-    assert_eq!(letter["id"], id.as_str());
-    assert_eq!(letter["topic"], "jobs");
-    assert_eq!(letter["subscriber"], "sub");
-    assert_eq!(letter["attempts"], 3);
-    assert!(letter["last_error"].as_str().unwrap().contains("trap"), "{letter}");
-    assert_eq!(state(&riff, "c"), (3, 0));
+fn a_trap_an_err_or_a_timeout_ends_as_a_dead_letter() {
+    let app = APP.replace("publish_topics = [\"jobs\"]", "publish_topics = [\"jobs\"]\ntimeout = \"1s\"");
+    assert_ne!(app, APP);
+    let riff = Riff::start(&app);
+    let cases = [("trap", "c"), ("fail", "d"), ("hang", "e")];
+    let ids: Vec<String> =
+        cases.iter().map(|(mode, key)| publish_job(&riff, json!({"mode": mode, "key": key}))).collect();
+    eventually(
+        "three dead letters",
+        Duration::from_secs(60),
+        || riff.log(),
+        || dead_letters(&riff).len() == 3,
+    );
+    let letters = dead_letters(&riff);
+    assert_eq!(letters.len(), 3, "{letters:?}");
+    for ((mode, key), id) in cases.iter().zip(&ids) {
+        let letter = letters
+            .iter()
+            .find(|l| l["id"].as_str() == Some(id))
+            .unwrap_or_else(|| panic!("no dead letter for the {mode} message {id}: {letters:?}"));
+        assert_eq!(letter["topic"].as_str(), Some("jobs"), "{letter}");
+        assert_eq!(letter["subscriber"].as_str(), Some("sub"), "{letter}");
+        assert_eq!(letter["attempts"].as_u64(), Some(3), "{letter}");
+        let error = letter["last_error"].as_str().unwrap_or_else(|| panic!("no last_error: {letter}"));
+        match *mode {
+            "trap" => assert!(error.contains("wasm trap"), "{letter}"),
+            "fail" => assert_eq!(error, "always failing (attempt 3)", "the handler's own error: {letter}"),
+            _ => assert!(error.contains("did not finish within 1s"), "the timeout named: {letter}"),
+        }
+        assert_eq!(
+            state(&riff, key),
+            State { attempts: 3, handled: 0, seen: deliveries(id, 3, "v1") },
+            "{mode}"
+        );
+    }
     // Other messages still flow.
-    publish(&riff, "jobs", &json!({"mode": "ok", "key": "after"}));
-    eventually("a later message", Duration::from_secs(10), || riff.log(), || state(&riff, "after").1 == 1);
+    publish_job(&riff, json!({"mode": "ok", "key": "after"}));
+    wait_handled(&riff, "after");
 }
 
 #[test]
@@ -99,32 +179,53 @@ fn publishing_needs_a_grant_and_a_valid_topic() {
 
 #[test]
 fn queued_messages_survive_a_killed_host() {
-    let riff = Riff::start(APP);
-    // A message that fails its first attempt is pending (waiting out its backoff) when the
+    // Enough attempts that the held message is still retrying after the restart.
+    let app = APP.replace("max_attempts = 3", "max_attempts = 10");
+    assert_ne!(app, APP);
+    let riff = Riff::start(&app);
+    // A message that fails until it is released is pending (waiting out its backoff) when the
     // host is killed; the rest may or may not have been delivered yet.
-    assert_eq!(publish(&riff, "jobs", &json!({"mode": "fail-twice", "key": "pending"})).0, 200);
+    let held = publish_job(&riff, json!({"mode": "until-released", "key": "held"}));
     for i in 0..20 {
-        assert_eq!(publish(&riff, "jobs", &json!({"mode": "ok", "key": format!("k{i}")})).0, 200);
+        publish_job(&riff, json!({"mode": "ok", "key": format!("k{i}")}));
     }
+    // How many attempts failed by the time we look depends on the clock; one is enough.
     eventually(
         "a first failed attempt",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || riff.log(),
-        || state(&riff, "pending").0 >= 1,
+        || state(&riff, "held").attempts >= 1,
     );
     let dir = riff.stop(); // SIGKILL
 
     let riff = Riff::start_in(dir, &[], &[]);
-    eventually(
-        "the pending message",
-        Duration::from_secs(20),
-        || riff.log(),
-        || state(&riff, "pending").1 == 1,
-    );
+    assert_eq!(state(&riff, "held").handled, 0, "not handled before it was released");
+    let released = client().post(riff.url("/sub/release/held")).send().unwrap();
+    assert_eq!(released.status().as_u16(), 200);
+    wait_handled(&riff, "held");
+    let seen = state(&riff, "held").seen;
+    assert!(seen.len() >= 2, "failed before the kill, handled after: {seen:?}");
+    assert!(seen.iter().all(|(id, _, _)| *id == held), "one id across the restart: {seen:?}");
+
+    // Every other message is handled at least once; only the one in flight at the kill (if any)
+    // may have been handled before and again after it.
     for i in 0..20 {
-        let key = format!("k{i}");
-        eventually(&key, Duration::from_secs(20), || riff.log(), || state(&riff, &key).1 >= 1);
+        wait_handled_at_least_once(&riff, &format!("k{i}"));
     }
+    wait_queue_passed(&riff, "marker");
+    let handled: Vec<u64> = (0..20).map(|i| state(&riff, &format!("k{i}")).handled).collect();
+    assert!(handled.iter().all(|h| (1..=2).contains(h)), "{handled:?}");
+    let twice = handled.iter().filter(|h| **h == 2).count();
+    assert!(twice <= 1, "at most the delivery in flight at the kill is repeated: {handled:?}");
+}
+
+fn wait_handled_at_least_once(riff: &Riff, key: &str) {
+    eventually(
+        &format!("handling {key}"),
+        Duration::from_secs(60),
+        || riff.log(),
+        || state(riff, key).handled > 0,
+    );
 }
 
 #[test]
@@ -144,18 +245,22 @@ component = "hello"
     assert!(err.contains("does not export riff:platform/queue-handler"), "{err}");
 
     let unknown = not_a_handler.replace("component = \"hello\"\n", "component = \"nope\"\n");
-    let (_, err) = riff_fails(&unknown, &[], &[]);
+    assert_ne!(unknown, not_a_handler);
+    let (code, err) = riff_fails(&unknown, &[], &[]);
+    assert_ne!(code, 0);
     assert!(err.contains("[[trigger.queue]] component: no component named \"nope\""), "{err}");
 
     let bad_topic = not_a_handler.replace("topic = \"jobs\"", "topic = \"Jobs!\"");
-    let (_, err) = riff_fails(&bad_topic, &[], &[]);
+    assert_ne!(bad_topic, not_a_handler);
+    let (code, err) = riff_fails(&bad_topic, &[], &[]);
+    assert_ne!(code, 0);
     assert!(err.contains("is not a topic name"), "{err}");
 }
 
 fn counter(riff: &Riff) -> u64 {
     let (status, body) = get(&riff.url("/sub/counter"));
-    assert_eq!(status, 200);
-    body.parse().unwrap()
+    assert_eq!(status, 200, "{body}");
+    body.parse().unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 
 #[test]
@@ -169,6 +274,7 @@ fn warm_instances_serve_in_turn_up_to_max_requests_and_retire_at_a_swap() {
         "publish_topics = [\"jobs\"]",
         "publish_topics = [\"jobs\"]\ninstance_reuse = { max_requests = 3, idle_timeout = \"1m\" }",
     );
+    assert_ne!(app, APP);
     let riff = Riff::start(&app);
     assert_eq!((0..6).map(|_| counter(&riff)).collect::<Vec<_>>(), [1, 2, 3, 1, 2, 3]);
     assert_eq!(counter(&riff), 1);
@@ -187,11 +293,51 @@ fn warm_instances_serve_in_turn_up_to_max_requests_and_retire_at_a_swap() {
     assert_eq!(counter(&riff), 1);
     assert_eq!(counter(&riff), 2);
     // Messages keep flowing to the new version.
-    publish(&riff, "jobs", &json!({"mode": "ok", "key": "swapped"}));
+    publish_job(&riff, json!({"mode": "ok", "key": "swapped"}));
+    wait_handled(&riff, "swapped");
+}
+
+/// A second version of the subscriber: the same build with its version marker patched from
+/// `v1` to `v2` (see `components/tests/subscriber`), so the handler can tell which one ran.
+fn subscriber_v2() -> Vec<u8> {
+    let mut wasm = std::fs::read(wasm_dir().join("subscriber.wasm")).unwrap();
+    let marker = b"riff-subscriber-version:v1";
+    let at: Vec<usize> =
+        wasm.windows(marker.len()).enumerate().filter(|(_, w)| w == marker).map(|(i, _)| i).collect();
+    assert_eq!(at.len(), 1, "the version marker once in subscriber.wasm: {at:?}");
+    wasm[at[0] + marker.len() - 1] = b'2';
+    wasm
+}
+
+#[test]
+fn a_pending_retry_goes_to_the_new_version_after_a_swap() {
+    // Enough attempts that the message is still retrying on v1 however long the swap takes.
+    let app = APP.replace("max_attempts = 3", "max_attempts = 20");
+    assert_ne!(app, APP);
+    let riff = Riff::start(&app);
+    assert_eq!(get(&riff.url("/sub/version")), (200, "v1".to_string()));
+    let id = publish_job(&riff, json!({"mode": "fail-on-v1", "key": "swap"}));
     eventually(
-        "delivery after a swap",
-        Duration::from_secs(10),
+        "a failed attempt on v1",
+        Duration::from_secs(30),
         || riff.log(),
-        || state(&riff, "swapped").1 == 1,
+        || state(&riff, "swap").attempts >= 1,
     );
+    assert_eq!(state(&riff, "swap").handled, 0);
+
+    // Swap while its retry is pending: the retry goes to v2, which handles it.
+    let (status, report) = riff.deploy("sub", &subscriber_v2());
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(get(&riff.url("/sub/version")), (200, "v2".to_string()), "the swap took");
+    wait_handled(&riff, "swap");
+    let State { attempts, handled, seen } = state(&riff, "swap");
+    assert_eq!(handled, 1);
+    assert_eq!(seen.len() as u64, attempts, "{seen:?}");
+    // Every attempt before the swap failed on v1, the retry after it was handled by v2 — the
+    // same message, its attempts counted on.
+    let n = seen.len() as u64;
+    assert!(n >= 2, "at least one attempt on v1, then v2: {seen:?}");
+    let mut expected = deliveries(&id, n - 1, "v1");
+    expected.push((id.clone(), n, "v2".to_string()));
+    assert_eq!(seen, expected);
 }

@@ -1,17 +1,27 @@
 //! Test component for the queue trigger and warm instances.
 //!
 //! Messages are JSON `{"mode": ..., "key": ...}`; every delivery is counted in the key-value
-//! store under `attempts:<key>`, and a handled message under `handled:<key>`:
+//! store under `attempts:<key>`, and a handled message under `handled:<key>`; each delivery
+//! also appends what the handler saw — `{"id", "attempt", "version"}` — to `seen:<key>`:
 //!
-//! | mode         | handler                                   |
-//! |--------------|-------------------------------------------|
-//! | `ok`         | handles it                                |
-//! | `fail-twice` | answers `err` on attempts 1 and 2, then handles it |
-//! | `trap`       | traps, every time                         |
+//! | mode             | handler                                                   |
+//! |------------------|-----------------------------------------------------------|
+//! | `ok`             | handles it                                                |
+//! | `fail-twice`     | answers `err` on attempts 1 and 2, then handles it        |
+//! | `fail`           | answers `err` ("always failing (attempt n)"), every time  |
+//! | `trap`           | traps, every time                                         |
+//! | `hang`           | sleeps for an hour (past any timeout), every time         |
+//! | `fail-on-v1`     | answers `err` while this is version `v1`, handles it on any other |
+//! | `until-released` | answers `err` until `POST /sub/release/<key>`, then handles it |
+//!
+//! The version is the last two bytes of [`VERSION`], read from linear memory at run time: the
+//! tests make a second version of this component by patching `v1` to `v2` in the built wasm.
 //!
 //! HTTP: `POST /sub/publish/<topic>` publishes the body; `GET /sub/state/<key>` answers
-//! `{"attempts": n, "handled": n}`; `GET /sub/counter` answers how many requests this instance
-//! has served (1 without instance reuse); `GET /sub/trap` traps.
+//! `{"attempts": n, "handled": n, "seen": [...]}`; `POST /sub/release/<key>` releases an
+//! `until-released` message; `GET /sub/counter` answers how many requests this instance has
+//! served (1 without instance reuse); `GET /sub/trap` traps; `GET /sub/version` answers the
+//! version.
 
 mod bindings {
     wit_bindgen::generate!({
@@ -37,6 +47,17 @@ use spin_sdk::key_value::Store;
 
 static SERVED: AtomicU32 = AtomicU32::new(0);
 
+/// This build's version marker; `tests/queue.rs` finds it in the wasm and rewrites `v1`.
+static VERSION: [u8; 26] = *b"riff-subscriber-version:v1";
+
+/// `v1`, or whatever the marker's last two bytes were patched to. A volatile read, so the
+/// compiler cannot fold the constant into the code and the bytes in the data segment decide.
+fn version() -> String {
+    // SAFETY: reading a plain byte array from a static, which is always initialized.
+    let bytes: [u8; 26] = unsafe { std::ptr::read_volatile(&VERSION) };
+    String::from_utf8_lossy(&bytes[24..]).into_owned()
+}
+
 fn bump(store: &Store, key: &str) -> u32 {
     let n = store
         .get(key)
@@ -60,6 +81,16 @@ fn count(store: &Store, key: &str) -> u32 {
         .unwrap_or(0)
 }
 
+/// The deliveries recorded under `seen:<key>`.
+fn seen(store: &Store, key: &str) -> Vec<serde_json::Value> {
+    store
+        .get(&format!("seen:{key}"))
+        .ok()
+        .flatten()
+        .and_then(|v| serde_json::from_slice(&v).ok())
+        .unwrap_or_default()
+}
+
 struct Handler;
 
 impl Guest for Handler {
@@ -68,9 +99,26 @@ impl Guest for Handler {
         let key = body["key"].as_str().unwrap_or("none").to_string();
         let store = Store::open_default().map_err(|e| e.to_string())?;
         bump(&store, &format!("attempts:{key}"));
+        let mut deliveries = seen(&store, &key);
+        deliveries.push(serde_json::json!({
+            "id": message.id,
+            "attempt": message.attempt,
+            "version": version(),
+        }));
+        let deliveries = serde_json::to_vec(&deliveries).map_err(|e| e.to_string())?;
+        store.set(&format!("seen:{key}"), &deliveries).map_err(|e| e.to_string())?;
         match body["mode"].as_str() {
             Some("fail-twice") if message.attempt <= 2 => Err(format!("failing attempt {}", message.attempt)),
+            Some("fail") => Err(format!("always failing (attempt {})", message.attempt)),
             Some("trap") => panic!("told to trap"),
+            Some("hang") => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Ok(())
+            }
+            Some("fail-on-v1") if version() == "v1" => Err("failing on v1".to_string()),
+            Some("until-released") if count(&store, &format!("released:{key}")) == 0 => {
+                Err("not released yet".to_string())
+            }
             _ => {
                 bump(&store, &format!("handled:{key}"));
                 Ok(())
@@ -101,8 +149,19 @@ fn http(req: Request) -> anyhow::Result<impl IntoResponse> {
         let state = serde_json::json!({
             "attempts": count(&store, &format!("attempts:{key}")),
             "handled": count(&store, &format!("handled:{key}")),
+            "seen": seen(&store, key),
         });
         (200, state.to_string())
+    } else if let Some(key) = path.strip_prefix("/sub/release/") {
+        if *req.method() != Method::Post {
+            (405, "POST only".to_string())
+        } else {
+            let store = Store::open_default()?;
+            store.set(&format!("released:{key}"), b"1")?;
+            (200, "released".to_string())
+        }
+    } else if path == "/sub/version" {
+        (200, version())
     } else if path == "/sub/counter" {
         (200, served.to_string())
     } else if path == "/sub/trap" {
