@@ -178,8 +178,8 @@ fn a_request_lasts_as_long_as_its_own_timeout_allows() {
         body["result"].as_str() == Some("1")
     };
     eventually("the waiting request to start", Duration::from_secs(60), || riff.log(), started);
-    // Meanwhile a request to bad outlives bad's 1 s timeout: 504.
-    let (status, body) = get_json(&riff.url("/bad/fault/sleep?ms=3000"));
+    // Meanwhile a request to bad that would take a minute is cut off at bad's 1 s timeout: 504.
+    let (status, body) = get_json(&riff.url("/bad/fault/sleep?ms=60000"));
     assert_eq!(status, 504, "{body}");
     assert_eq!(body["error"]["message"].as_str(), Some("component \"bad\" did not answer within 1s"));
     // The waiting request has now run longer than bad's whole timeout, and still completes.

@@ -2,7 +2,6 @@
 //!
 //! | Path                  | Answer                                                         |
 //! |-----------------------|----------------------------------------------------------------|
-//! | `/swap/slow`          | its version, after sleeping `?ms=` (2000 default)              |
 //! | `.../wait?key=K`      | sets `K.started` (to its version) in the `default` key-value   |
 //! |                       | store, waits until `K` exists, then answers its version        |
 //! | anything else         | its version                                                    |
@@ -20,13 +19,11 @@ static SERVED: AtomicU32 = AtomicU32::new(0);
 pub fn answer(version: &str, req: Request) -> Response {
     let served = SERVED.fetch_add(1, Ordering::Relaxed) + 1;
     let query = req.query();
-    let param =
-        |name: &str| query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')).unwrap_or("");
+    let param = |name: &str| {
+        query.split('&').find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')).unwrap_or("")
+    };
     let path = req.path();
-    if path == "/swap/slow" {
-        let ms = param("ms").parse().unwrap_or(2000);
-        std::thread::sleep(std::time::Duration::from_millis(ms));
-    } else if path.ends_with("/wait") {
+    if path.ends_with("/wait") {
         if let Err(e) = wait(param("key"), version) {
             return Response::builder().status(500).header("content-type", "text/plain").body(e).build();
         }
