@@ -79,7 +79,7 @@ fn deliveries(id: &str, n: u64, version: &str) -> Vec<(String, u64, String)> {
 fn wait_handled(riff: &Riff, key: &str) {
     eventually(
         &format!("handling {key}"),
-        Duration::from_secs(60),
+        Duration::from_secs(120),
         || riff.log(),
         || state(riff, key).handled == 1,
     );
