@@ -42,10 +42,11 @@ key_value_stores = ["default"]
 /// `bad`'s memory_limit in bytes (32 MiB, as APP sets it).
 const BAD_LIMIT: u64 = 32 * 1024 * 1024;
 
-/// The log entry riff wrote for the request whose `x-request-id` is `id` and that contains
-/// `needle` (an entry runs from its timestamped line to the next: error chains and wasm
-/// backtraces span several lines).
-fn log_entry(riff: &Riff, id: &str, needle: &str) -> String {
+/// The log entry riff wrote for the request whose `x-request-id` is `id` and that contains every
+/// one of `needles` (an entry runs from its timestamped line to the next: error chains and wasm
+/// backtraces span several lines, and are read from riff's stderr as it writes them, so the
+/// entry is waited for until all of it is there).
+fn log_entry(riff: &Riff, id: &str, needles: &[&str]) -> String {
     let find = || {
         let log = riff.log();
         let mut entries: Vec<String> = Vec::new();
@@ -60,10 +61,12 @@ fn log_entry(riff: &Riff, id: &str, needle: &str) -> String {
                 _ => entries.push(line.to_string()),
             }
         }
-        entries.into_iter().find(|e| e.contains(&format!("{{id={id}}}")) && e.contains(needle))
+        entries
+            .into_iter()
+            .find(|e| e.contains(&format!("{{id={id}}}")) && needles.iter().all(|needle| e.contains(needle)))
     };
     eventually(
-        &format!("a log entry for request {id} with {needle:?}"),
+        &format!("a log entry for request {id} with {needles:?}"),
         Duration::from_secs(30),
         || riff.log(),
         || find().is_some(),
@@ -108,8 +111,8 @@ fn misbehaving_requests_are_contained() {
         assert!(message.contains(needle) && message.contains("\"bad\""), "{fault}: {message}");
         if fault == "oom" {
             // The bomb stopped at bad's own limit, not at the host's pool size.
-            let line = log_entry(&riff, &id, "memory_limit reached");
-            assert!(line.contains(&format!("memory_limit is {BAD_LIMIT} bytes (32 MiB)")), "{line}");
+            let limit = format!("memory_limit is {BAD_LIMIT} bytes (32 MiB)");
+            log_entry(&riff, &id, &["memory_limit reached", &limit]);
         }
         // The other component kept serving while this one misbehaved.
         eventually(
@@ -159,9 +162,8 @@ fn the_memory_limit_is_the_components_own() {
     assert_eq!(status, 500, "{body}");
     let message = body["error"]["message"].as_str().unwrap_or_else(|| panic!("{body}"));
     assert!(message.starts_with("component \"bad\" failed: internal error"), "{message}");
-    let line = log_entry(&riff, &id, "memory_limit reached");
-    assert!(line.contains(&format!("memory_limit is {BAD_LIMIT} bytes (32 MiB)")), "{line}");
-    assert!(line.contains("component=bad"), "{line}");
+    let limit = format!("memory_limit is {BAD_LIMIT} bytes (32 MiB)");
+    log_entry(&riff, &id, &["memory_limit reached", &limit, "component=bad"]);
     // The component itself is unharmed.
     assert_eq!(get(&riff.url("/bad/alloc?mib=16")), (200, "allocated 16 MiB (4096 pages)".into()));
 }
