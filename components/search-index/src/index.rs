@@ -174,8 +174,12 @@ fn analyze(doc: &Doc) -> (Vec<(String, [u8; 3])>, [u16; 3]) {
     let mut lens = [0u16; 3];
     for (f, value) in doc.fields().into_iter().enumerate() {
         let Some(value) = value else { continue };
-        let (words, glued) = text::index_tokens(value);
+        let (words, mut glued) = text::index_tokens(value);
         lens[f] = words.len().min(u16::MAX as usize) as u16;
+        // an artist of three words or more is also found by its initials ("rhcp", "soad")
+        if f == 0 && words.len() >= 3 {
+            glued.push(words.iter().filter_map(|w| w.chars().next()).collect());
+        }
         for w in words.into_iter().chain(glued) {
             let c = &mut tf.entry(w).or_default()[f];
             *c = c.saturating_add(1);
@@ -186,6 +190,29 @@ fn analyze(doc: &Doc) -> (Vec<(String, [u8; 3])>, [u16; 3]) {
 
 fn fold_genre(g: &str) -> String {
     text::words(g).join(" ")
+}
+
+/// Roman numerals from 2 to 20 (1 is left out: "i" is a word).
+const ROMAN: [&str; 19] = [
+    "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix", "x", "xi", "xii", "xiii", "xiv", "xv", "xvi", "xvii",
+    "xviii", "xix", "xx",
+];
+const ARABIC: [&str; 19] = [
+    "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16", "17", "18", "19", "20",
+];
+
+/// The other spelling of a number from 2 to 20: "4" gives "iv", "iv" gives "4".
+fn numeral_alternate(word: &str) -> Option<&'static str> {
+    if let Some(i) = ARABIC.iter().position(|a| *a == word) {
+        return Some(ROMAN[i]);
+    }
+    ROMAN.iter().position(|r| *r == word).map(|i| ARABIC[i])
+}
+
+/// The ways to cut `word` in two halves of at least two characters each.
+fn splits(word: &str) -> impl Iterator<Item = (&str, &str)> {
+    let n = word.chars().count();
+    word.char_indices().skip(2).take(n.saturating_sub(3)).map(move |(i, _)| word.split_at(i))
 }
 
 /// Accumulated match of one document: over the words done so far, and for the current word.
@@ -343,7 +370,16 @@ impl Index {
 
     fn lookup(&self, word: &str, prefix: bool) -> Vec<Match> {
         let mut out = Vec::new();
-        self.dict.lookup(word, max_typos(word.chars().count()), prefix, &mut out);
+        let chars = word.chars().count();
+        self.dict.lookup(word, max_typos(chars), prefix, &mut out);
+        // a number from 2 to 20 and its Roman numeral are one word ("led zeppelin 4" = "IV")
+        if let Some(alt) = numeral_alternate(word) {
+            if let Some(term) = self.dict.get(alt) {
+                if !out.iter().any(|m| m.term == term) {
+                    out.push(Match { term, typos: 0, len: chars as u16 });
+                }
+            }
+        }
         out
     }
 
@@ -430,15 +466,28 @@ impl Index {
         let table: [[f32; 32]; 3] = std::array::from_fn(|f| std::array::from_fn(|len| norm(f, len as u16)));
         let n_docs = self.len() as f32;
 
+        let idf = |df: f32| (1.0 + (n_docs - df + 0.5) / (df + 0.5)).ln();
+        // a posting's BM25F score for a term of this weight
+        let score = |weight: f32, p: &Posting| {
+            let lens = self.meta[p.doc as usize].lens;
+            let tf: f32 = (0..3)
+                .map(|f| {
+                    let len = lens[f];
+                    let n = if len < 32 { table[f][len as usize] } else { norm(f, len) };
+                    f32::from(p.tf[f]) * n
+                })
+                .sum();
+            weight * tf * (K1 + 1.0) / (K1 + tf)
+        };
         let mut acc = vec![Acc::default(); self.slots.len()];
         let (mut touched, mut candidates) = (Vec::new(), Vec::new());
         for (i, word) in query.words.iter().enumerate() {
             let prefix = query.prefix_last && i + 1 == query.words.len();
             let typed = word.chars().count() as f32;
-            for m in self.lookup(word, prefix) {
+            let matches = self.lookup(word, prefix);
+            for &m in &matches {
                 let postings = &self.terms[m.term as usize].postings;
-                let df = postings.len() as f32;
-                let mut weight = (1.0 + (n_docs - df + 0.5) / (df + 0.5)).ln();
+                let mut weight = idf(postings.len() as f32);
                 if prefix && f32::from(m.len) > typed {
                     weight *= 0.5 + 0.5 * typed / f32::from(m.len);
                 }
@@ -451,19 +500,32 @@ impl Index {
                     if a.word_typos == UNSEEN {
                         touched.push(p.doc);
                     } else if m.typos > a.word_typos {
-                        continue;
+                        continue; // no need to score it
                     }
-                    let lens = self.meta[d].lens;
-                    let tf: f32 = (0..3)
-                        .map(|f| {
-                            let len = lens[f];
-                            let n = if len < 32 { table[f][len as usize] } else { norm(f, len) };
-                            f32::from(p.tf[f]) * n
-                        })
-                        .sum();
-                    let score = weight * tf * (K1 + 1.0) / (K1 + tf);
+                    let score = score(weight, p);
                     if m.typos < a.word_typos || score > a.word_score {
                         (a.word_typos, a.word_score) = (m.typos, score);
+                    }
+                }
+            }
+            // A word that matches no term may be two glued ones ("machinehead", "gaga"):
+            // documents having both halves match it with one typo.
+            if matches.is_empty() {
+                for (left, right) in splits(word) {
+                    let (Some(l), Some(r)) = (self.dict.get(left), self.dict.get(right)) else { continue };
+                    let (l, r) = (&self.terms[l as usize].postings, &self.terms[r as usize].postings);
+                    let (wl, wr) = (idf(l.len() as f32), idf(r.len() as f32));
+                    let left: HashMap<u32, f32> =
+                        l.iter().filter(|p| ok(p.doc as usize)).map(|p| (p.doc, score(wl, p))).collect();
+                    for p in r {
+                        let Some(sl) = left.get(&p.doc) else { continue };
+                        let (a, score) = (&mut acc[p.doc as usize], sl + score(wr, p));
+                        if a.word_typos == UNSEEN {
+                            touched.push(p.doc);
+                            (a.word_typos, a.word_score) = (1, score);
+                        } else if a.word_typos == 1 && score > a.word_score {
+                            a.word_score = score;
+                        }
                     }
                 }
             }
@@ -534,7 +596,7 @@ impl FromIterator<Doc> for Index {
 
 const MAGIC: &[u8; 8] = b"RIFFSIDX";
 /// The persistence format version written by this build.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct Snapshot {
@@ -718,6 +780,27 @@ mod tests {
         assert_eq!(ids(&index, "guns n roses", Kind::Track), ["t7"]);
         assert_eq!(ids(&index, "acdc", Kind::Track), ["t8"]);
         assert_eq!(ids(&index, "ac/dc", Kind::Track), ["t8"]);
+    }
+
+    #[test]
+    fn initials_numerals_and_glued_words() {
+        let index: Index = [
+            doc(Kind::Artist, "rhcp", "Red Hot Chili Peppers", "", None),
+            doc(Kind::Artist, "two", "Black Sabbath", "", None),
+            doc(Kind::Album, "iv", "IV", "Led Zeppelin", None),
+            doc(Kind::Album, "i", "Led Zeppelin I", "Led Zeppelin", None),
+            doc(Kind::Album, "v4", "Vol. 4", "Black Sabbath", None),
+            doc(Kind::Album, "mh", "Machine Head", "Deep Purple", None),
+            doc(Kind::Album, "m", "Machine", "X", None),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(ids(&index, "rhcp", Kind::Artist), ["rhcp"], "an artist of 3+ words by its initials");
+        assert!(ids(&index, "bs ", Kind::Artist).is_empty(), "not one of two words");
+        assert_eq!(ids(&index, "led zeppelin 4", Kind::Album), ["iv", "i", "v4"], "4 is IV (and 4)");
+        assert_eq!(ids(&index, "vol iv", Kind::Album), ["v4", "iv"], "and IV is 4");
+        // "Machine" alone has one half only
+        assert_eq!(ids(&index, "machinehead", Kind::Album), ["mh"], "a glued word, split in two");
     }
 
     #[test]
