@@ -165,12 +165,9 @@ fn up(args: UpArgs) -> Result<()> {
     if args.build {
         builder::build(&manifest, None)?;
     }
-    // A guest that computes is interrupted every epoch tick (10 ms) and yields; with tokio's
-    // default of polling the I/O driver only every 61 task polls, a worker running four looping
-    // guests would look at sockets every 600 ms and starve every other request. Polling it after
-    // every task keeps a neighbour's p99 in tens of milliseconds and costs nothing measurable on
-    // hello throughput (docs/benchmarks.md, 2026-12-02).
-    let runtime = tokio::runtime::Builder::new_multi_thread().event_interval(1).enable_all().build()?;
+    // Fairness between guests and the sockets is arranged where guests yield (see
+    // `App::new_store`), so tokio's defaults stand.
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let options = AppOptions {
             state_dir: args.state_dir.unwrap_or_else(|| manifest.dir.join(".riff")),
