@@ -355,6 +355,16 @@ fn manifest_reloads_under_load_drop_nothing_and_switch_at_once() {
     run.check(OTHERS);
 }
 
+/// Swap `round`: upload the next of two `(answer, wasm)` versions of `component` through the
+/// admin API; returns the answer the new version gives.
+fn deploy_in_turn(riff: &Riff, component: &str, versions: &[(&str, Vec<u8>); 2], round: usize) -> String {
+    let (answer, bytes) = &versions[round % 2];
+    let (status, report) = riff.deploy(component, bytes);
+    assert_eq!(status, 200, "swap {round}: {report}");
+    assert_eq!(report["swapped"], true, "swap {round}: {report}");
+    answer.to_string()
+}
+
 #[test]
 fn swaps_of_a_component_with_warm_instances_drop_nothing_and_switch_at_once() {
     let riff = Riff::start(APP);
@@ -368,13 +378,7 @@ fn swaps_of_a_component_with_warm_instances_drop_nothing_and_switch_at_once() {
         watched: "/warm/",
         per_window: 4,
     };
-    let run = load.run("swap-v1", 20, |round| {
-        let (name, bytes) = &versions[round % 2];
-        let (status, report) = riff.deploy("warm", bytes);
-        assert_eq!(status, 200, "swap {round}: {report}");
-        assert_eq!(report["swapped"], true, "swap {round}: {report}");
-        name.to_string()
-    });
+    let run = load.run("swap-v1", 20, |round| deploy_in_turn(&riff, "warm", &versions, round));
     run.check(OTHERS);
     // Instances really were reused, in both versions.
     for version in ["swap-v1", "swap-v2"] {
@@ -399,13 +403,7 @@ fn swaps_of_a_callee_under_typed_calls_in_flight_drop_nothing_and_switch_at_once
         watched: "/verify/",
         per_window: 1,
     };
-    let run = load.run("user=u1 name=ada", 20, |round| {
-        let (answer, bytes) = &versions[round % 2];
-        let (status, report) = riff.deploy("authsvc", bytes);
-        assert_eq!(status, 200, "swap {round}: {report}");
-        assert_eq!(report["swapped"], true, "swap {round}: {report}");
-        answer.to_string()
-    });
+    let run = load.run("user=u1 name=ada", 20, |round| deploy_in_turn(&riff, "authsvc", &versions, round));
     run.check(&OTHERS[..1]);
 }
 
