@@ -16,7 +16,6 @@ use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full};
 use tracing::Instrument;
 use wasmtime::component::{Component, Instance, InstancePre};
 use wasmtime::{Store, UpdateDeadline};
@@ -41,6 +40,8 @@ use crate::loader::Loader;
 use crate::manifest::{InstanceReuse, Manifest};
 use crate::state::RequestState;
 use crate::trigger::limits;
+use crate::trigger::responses::{closing, text_response};
+pub use crate::trigger::responses::{full_body, json_error};
 use crate::trigger::router::Router;
 
 /// Where an app keeps its state and how it is configured.
@@ -738,33 +739,6 @@ const INTERNAL_ERROR: &str =
 
 /// `response` with `Connection: close`: after refusing a request whose body was not read, the
 /// connection cannot carry another one.
-fn closing(mut response: Response<HyperOutgoingBody>) -> Response<HyperOutgoingBody> {
-    response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
-/// A JSON error body in the shape the music API uses: `{"error": {"status", "message"}}`.
-pub fn json_error(status: StatusCode, message: &str) -> Response<HyperOutgoingBody> {
-    let body = serde_json::json!({ "error": { "status": status.as_u16(), "message": message } });
-    Response::builder()
-        .status(status)
-        .header(http::header::CONTENT_TYPE, "application/json")
-        .body(full_body(body.to_string()))
-        .expect("static response parts are valid")
-}
-
-fn text_response(status: StatusCode, text: &'static str) -> Response<HyperOutgoingBody> {
-    Response::builder()
-        .status(status)
-        .header(http::header::CONTENT_TYPE, "text/plain")
-        .body(full_body(text))
-        .expect("static response parts are valid")
-}
-
-pub fn full_body(data: impl Into<Bytes>) -> HyperOutgoingBody {
-    Full::new(data.into()).map_err(|never| match never {}).boxed_unsync()
-}
-
 /// A request's id as a log field: `-` when it has none.
 struct RequestIdField(Option<http::HeaderValue>);
 

@@ -30,7 +30,7 @@ pub fn settle(response: Response<HyperOutgoingBody>) -> Response<HyperOutgoingBo
             Some(None) => {
                 parts.headers.remove(http::header::TRANSFER_ENCODING);
                 parts.headers.insert(http::header::CONTENT_LENGTH, gathered.len().into());
-                return Response::from_parts(parts, crate::app::full_body(gathered.freeze()));
+                return Response::from_parts(parts, super::responses::full_body(gathered.freeze()));
             }
             Some(Some(Ok(frame))) => match frame.into_data() {
                 Ok(data) => {
@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn a_finished_body_gets_a_content_length() {
-        let response = Response::new(crate::app::full_body("hello"));
+        let response = Response::new(crate::trigger::responses::full_body("hello"));
         assert_eq!(collect(settle(response)), (Some("5".into()), Bytes::from("hello")));
     }
 

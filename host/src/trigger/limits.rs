@@ -74,7 +74,7 @@ impl BodyFault {
     /// The JSON error the client gets instead of the component's answer.
     pub fn into_response(self) -> http::Response<wasmtime_wasi_http::p2::body::HyperOutgoingBody> {
         let (status, message) = self.response();
-        crate::app::json_error(status, &message)
+        super::responses::json_error(status, &message)
     }
 
     /// Status and message for the client.

@@ -6,4 +6,5 @@ pub mod http;
 pub mod limits;
 pub mod queue;
 pub mod request_id;
+pub mod responses;
 pub mod router;
