@@ -658,7 +658,7 @@ fn validate_component(
         let at_host = find(text, host).or(at);
         // A template (`"{{ api_base }}"`, as Spin allows) is checked once its variables are
         // resolved, at load; here only that it names declared variables.
-        let references = crate::capabilities::variables::template_references(host)
+        let references = crate::capabilities::variables::template::template_references(host)
             .map_err(|m| err(at_host, format!("allowed_outbound_hosts: {m}")))?;
         if let Some(missing) = references.iter().find(|r| !app_variables.contains_key(*r)) {
             return Err(err(
@@ -669,12 +669,12 @@ fn validate_component(
         if !references.is_empty() {
             continue;
         }
-        crate::capabilities::outbound_http::AllowedHost::parse(host)
+        crate::capabilities::outbound_http::allow_list::AllowedHost::parse(host)
             .map_err(|m| err(at_host, format!("allowed_outbound_hosts: {m}")))?;
     }
     for (name, template) in &raw.variables {
         check_variable_name(name).map_err(|m| err(at, format!("variables.{name}: {m}")))?;
-        for reference in crate::capabilities::variables::template_references(template)
+        for reference in crate::capabilities::variables::template::template_references(template)
             .map_err(|m| err(at, format!("variables.{name}: {m}")))?
         {
             if !app_variables.contains_key(&reference) {
