@@ -35,9 +35,10 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use base64::Engine;
 use riff_guest::kv::{self, Bucket, Change};
-use riff_guest::{allow_methods, json_body, json_response, new_id, no_content, respond, ApiError, ApiResult};
+use riff_guest::model::href;
+use riff_guest::router::{Route, Router};
+use riff_guest::{json_body, json_response, new_id, no_content, respond, ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use sha2::Digest;
 use spin_sdk::http::{Request, Response};
 #[cfg(target_arch = "wasm32")]
@@ -96,6 +97,25 @@ struct LogoutRequest {
     refresh_token: Option<String>,
 }
 
+/// The account a registration created: `{href, id, type, username}`.
+#[derive(Serialize)]
+struct Registered {
+    href: String,
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    username: String,
+}
+
+/// A login's or refresh's answer (RFC 6749's token response).
+#[derive(Serialize)]
+struct Tokens {
+    access_token: String,
+    expires_in: u64,
+    refresh_token: String,
+    token_type: &'static str,
+}
+
 // The component's exports only link for wasm32; natively the crate builds for its unit tests.
 #[cfg_attr(target_arch = "wasm32", http_component)]
 #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
@@ -103,25 +123,24 @@ fn handle(req: Request) -> Response {
     respond(route(&req))
 }
 
+type Handler = fn(&Bucket, &Request) -> ApiResult;
+
+// Paths match exactly as sent (`/v1/auth/login/` is a 404), as they always have here.
+static ROUTER: Router<Handler> = Router::new(&[
+    Route::<Handler>::new(&["POST"], "/v1/auth/register", |store, req| register(store, json_body(req)?)),
+    Route::new(&["POST"], "/v1/auth/login", |store, req| {
+        let client = riff_guest::client_ip(req).map_or_else(|| "unknown".into(), |ip| rules::client_key(&ip));
+        login(store, json_body(req)?, &client)
+    }),
+    Route::new(&["POST"], "/v1/auth/refresh", |store, req| refresh(store, json_body(req)?)),
+    Route::new(&["POST"], "/v1/auth/logout", logout),
+])
+.strict_trailing_slash();
+
 fn route(req: &Request) -> ApiResult {
-    let path = req.path();
-    match path {
-        "/v1/auth/register" | "/v1/auth/login" | "/v1/auth/refresh" | "/v1/auth/logout" => {
-            allow_methods(req.method(), &["POST"])?
-        }
-        _ => return Err(ApiError::not_found(format!("no such endpoint: {path}"))),
-    }
+    let found = ROUTER.resolve(req.method(), req.path())?;
     let store = kv::open(STORE)?;
-    match path {
-        "/v1/auth/register" => register(&store, json_body(req)?),
-        "/v1/auth/login" => {
-            let client =
-                riff_guest::client_ip(req).map_or_else(|| "unknown".into(), |ip| rules::client_key(&ip));
-            login(&store, json_body(req)?, &client)
-        }
-        "/v1/auth/refresh" => refresh(&store, json_body(req)?),
-        _ => logout(&store, req),
-    }
+    (found.handler)(&store, req)
 }
 
 fn now() -> u64 {
@@ -172,7 +191,12 @@ fn register(store: &Bucket, creds: Credentials) -> ApiResult {
     }
     Ok(json_response(
         201,
-        &json!({ "id": account.id, "username": account.username, "type": "user", "href": format!("/v1/users/{}", account.id) }),
+        &Registered {
+            href: href("user", &account.id),
+            id: account.id,
+            kind: "user",
+            username: account.username,
+        },
     ))
 }
 
@@ -271,12 +295,12 @@ fn issue_tokens(store: &Bucket, user_id: &str, username: &str) -> ApiResult {
     store.set_json(&refresh_key(&refresh_token), &grant)?;
     Ok(json_response(
         200,
-        &json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": tokens::ACCESS_TOKEN_SECONDS,
-            "refresh_token": refresh_token,
-        }),
+        &Tokens {
+            access_token,
+            expires_in: tokens::ACCESS_TOKEN_SECONDS,
+            refresh_token,
+            token_type: "Bearer",
+        },
     ))
 }
 

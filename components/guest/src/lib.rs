@@ -1,6 +1,7 @@
-//! Helpers every music service shares, so the services hold no copied boilerplate: JSON
-//! responses, errors in the shape Spotify's Web API uses (`{"error": {"status", "message"}}`),
-//! request-body parsing with size limits, paging objects, and bearer-token extraction.
+//! Helpers every music service shares, so the services hold no copied boilerplate: routing
+//! ([`router`]), JSON responses of typed bodies ([`model`], [`catalog`]), errors in the shape
+//! Spotify's Web API uses (`{"error": {"status", "message"}}`), request-body parsing with size
+//! limits, paging, bearer-token extraction, and storage ([`store`], [`kv`]).
 //!
 //! Everything here is plain Rust over spin-sdk's request/response types and is unit-tested
 //! natively (`cargo test -p riff-guest --target x86_64-unknown-linux-gnu`).
@@ -8,13 +9,16 @@
 pub mod catalog;
 pub mod events;
 pub mod kv;
+pub mod model;
+pub mod router;
 pub mod store;
 pub mod time;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use serde_json::{json, Value};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
+
+use model::{ErrorBody, ErrorDetail};
 
 /// Largest request body a service accepts (413 beyond).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -79,8 +83,8 @@ impl ApiError {
         Self::new(500, m)
     }
 
-    pub fn body(&self) -> Value {
-        json!({ "error": { "status": self.status, "message": self.message } })
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody { error: ErrorDetail { message: self.message.clone(), status: self.status } }
     }
 }
 
@@ -92,15 +96,6 @@ impl From<ApiError> for Response {
             builder.header(name.as_str(), value.as_str());
         }
         builder.body(serde_json::to_vec(&e.body()).unwrap_or_else(|_| b"{}".to_vec())).build()
-    }
-}
-
-/// Answer 405 (with `Allow`) unless `method` is one of `allow`.
-pub fn allow_methods(method: &Method, allow: &[&str]) -> ApiResult<()> {
-    if allow.contains(&method.to_string().as_str()) {
-        Ok(())
-    } else {
-        Err(ApiError::method_not_allowed(allow))
     }
 }
 
@@ -193,11 +188,6 @@ pub fn new_id() -> ApiResult<String> {
     Ok(bytes.iter().map(|b| ALPHABET[*b as usize % 62] as char).collect())
 }
 
-/// The reference part every API object has: `{id, name, type, href, uri}`.
-pub fn object_ref(kind: &str, id: &str, name: &str) -> Value {
-    json!({ "id": id, "name": name, "type": kind, "href": format!("/v1/{kind}s/{id}"), "uri": format!("riff:{kind}:{id}") })
-}
-
 /// Query string pairs, percent-decoded.
 pub fn query_pairs(query: &str) -> Vec<(String, String)> {
     query
@@ -252,24 +242,6 @@ pub fn paging(query: &[(String, String)], default_limit: u32) -> ApiResult<(u32,
     Ok((limit, offset))
 }
 
-/// A Spotify paging object: `{href, items, limit, next, offset, previous, total}`.
-pub fn paging_object(base_href: &str, items: Vec<Value>, limit: u32, offset: u32, total: u64) -> Value {
-    let link = |o: u32| {
-        format!("{base_href}{}offset={o}&limit={limit}", if base_href.contains('?') { "&" } else { "?" })
-    };
-    let next = (u64::from(offset) + u64::from(limit) < total).then(|| link(offset + limit));
-    let previous = (offset > 0).then(|| link(offset.saturating_sub(limit)));
-    json!({
-        "href": link(offset),
-        "items": items,
-        "limit": limit,
-        "next": next,
-        "offset": offset,
-        "previous": previous,
-        "total": total,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,12 +276,8 @@ mod tests {
         );
         assert_eq!(ApiError::too_many_requests("slow down", 0).header("retry-after"), Some("1"));
         assert_eq!(ApiError::bad_request("x").headers, vec![]);
-        assert_eq!(ApiError::bad_request("x").body()["error"]["status"], 400);
-        assert!(allow_methods(&Method::Head, &["GET", "HEAD"]).is_ok());
-        assert!(allow_methods(&Method::Head, &["GET"]).is_err());
-        assert!(allow_methods(&Method::Post, &["POST"]).is_ok());
-        let e = allow_methods(&Method::Other("BREW".into()), &["GET"]).unwrap_err();
-        assert_eq!(e.header("allow"), Some("GET"));
+        assert_eq!(ApiError::bad_request("x").body().error.status, 400);
+        assert_eq!(ApiError::bad_request("x").body().error.message, "x");
     }
 
     #[test]
@@ -336,12 +304,6 @@ mod tests {
         assert_eq!(paging(&q, 20).unwrap(), (10, 0));
         assert_eq!(paging(&query_pairs("limit=0"), 20).unwrap_err().status, 400);
         assert_eq!(paging(&query_pairs("offset=-1"), 20).unwrap_err().status, 400);
-        let page = paging_object("/v1/artists", vec![json!(1)], 1, 1, 3);
-        assert_eq!(page["next"], "/v1/artists?offset=2&limit=1");
-        assert_eq!(page["previous"], "/v1/artists?offset=0&limit=1");
-        assert_eq!(page["total"], 3);
-        let last = paging_object("/v1/artists", vec![], 2, 2, 3);
-        assert!(last["next"].is_null());
     }
 }
 
@@ -364,4 +326,32 @@ macro_rules! service_error_fn {
             }
         }
     };
+}
+
+// Transitional: the catalog and profile services still build their JSON with these until
+// they move to `model`/`catalog` types and the router.
+
+/// Answer 405 (with `Allow`) unless `method` is one of `allow`.
+pub fn allow_methods(method: &spin_sdk::http::Method, allow: &[&str]) -> ApiResult<()> {
+    if allow.contains(&method.to_string().as_str()) {
+        Ok(())
+    } else {
+        Err(ApiError::method_not_allowed(allow))
+    }
+}
+
+/// The reference part every API object has: `{id, name, type, href, uri}`.
+pub fn object_ref(kind: &'static str, id: &str, name: &str) -> serde_json::Value {
+    serde_json::to_value(model::ObjectRef::new(kind, id, name)).unwrap_or_default()
+}
+
+/// A Spotify paging object of JSON items.
+pub fn paging_object(
+    base_href: &str,
+    items: Vec<serde_json::Value>,
+    limit: u32,
+    offset: u32,
+    total: u64,
+) -> serde_json::Value {
+    serde_json::to_value(model::Page::new(base_href, items, limit, offset, total)).unwrap_or_default()
 }

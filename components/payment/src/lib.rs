@@ -24,10 +24,12 @@ pub mod gateway;
 pub mod idempotency;
 pub mod webhook;
 
-use riff_guest::{bearer_token, json_body, paging, paging_object, query_pairs, ApiError, ApiResult};
+use riff_guest::model::Page;
+use riff_guest::router::{Route, Router};
+use riff_guest::{bearer_token, json_body, paging, query_pairs, ApiError, ApiResult};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use spin_sdk::http::{Method, Request, Response};
+use spin_sdk::http::{Request, Response};
 
 use billing::{period_ms, Plan, Status, Subscription, CURRENCY};
 use gateway::Gateway;
@@ -88,42 +90,56 @@ pub(crate) fn json_out(status: u16, body: &Value, replayed: bool) -> Response {
     b.body(serde_json::to_vec(body).unwrap_or_default()).build()
 }
 
+enum Endpoint {
+    Webhook,
+    Plans,
+    Subscription,
+    Subscribe,
+    Cancel,
+    Resume,
+    SetMethod,
+    Invoices,
+}
+
+static ROUTER: Router<Endpoint> = Router::new(&[
+    Route::new(&["POST"], "/v1/payments/webhook", Endpoint::Webhook),
+    Route::new(&["GET"], "/v1/plans", Endpoint::Plans),
+    Route::new(&["GET"], "/v1/me/subscription", Endpoint::Subscription),
+    Route::new(&["POST"], "/v1/me/subscription", Endpoint::Subscribe),
+    Route::new(&["DELETE"], "/v1/me/subscription", Endpoint::Cancel),
+    Route::new(&["POST"], "/v1/me/subscription/resume", Endpoint::Resume),
+    Route::new(&["PUT"], "/v1/me/payment-method", Endpoint::SetMethod),
+    Route::new(&["GET"], "/v1/me/invoices", Endpoint::Invoices),
+]);
+
 async fn route(req: &Request) -> ApiResult<Response> {
-    let path = req.path().trim_end_matches('/').to_string();
-    let method = req.method().clone();
-    let allowed: &[&str] = match path.as_str() {
-        "/v1/payments/webhook" | "/v1/me/subscription/resume" => &["POST"],
-        "/v1/plans" | "/v1/me/invoices" => &["GET"],
-        "/v1/me/subscription" => &["GET", "POST", "DELETE"],
-        "/v1/me/payment-method" => &["PUT"],
-        _ => return Err(ApiError::not_found(format!("no such endpoint: {path}"))),
-    };
-    riff_guest::allow_methods(&method, allowed)?;
-    match path.as_str() {
-        "/v1/payments/webhook" => return webhook::receive(req),
-        "/v1/plans" => {
+    let endpoint = ROUTER.resolve(req.method(), req.path())?.handler;
+    // The gateway's webhook and the plans need no listener.
+    match endpoint {
+        Endpoint::Webhook => return webhook::receive(req),
+        Endpoint::Plans => {
             return Ok(json_out(200, &json!({ "plans": [Plan::Free.json(), Plan::Premium.json()] }), false))
         }
         _ => {}
     }
     let user = auth::verify_token(&bearer_token(req)?).map_err(service_error)?.user_id;
-    match (method, path.as_str()) {
-        (Method::Get, "/v1/me/subscription") => {
+    match endpoint {
+        Endpoint::Webhook | Endpoint::Plans => unreachable!("answered above"),
+        Endpoint::Subscription => {
             let tx = Tx::begin()?;
             renew_if_due(&tx, &user, &Gateway::configured()).await?;
             let sub = load_subscription(&tx, &user)?.ok_or_else(|| ApiError::not_found("no subscription"))?;
             tx.commit()?;
             Ok(json_out(200, &sub.json(now()), false))
         }
-        (Method::Get, "/v1/me/invoices") => invoices(&user, &query_pairs(req.query())).await,
-        (Method::Post, "/v1/me/subscription") => idempotent(&user, req, Op::Subscribe(json_body(req)?)).await,
-        (Method::Delete, "/v1/me/subscription") => idempotent(&user, req, Op::Cancel).await,
-        (Method::Post, "/v1/me/subscription/resume") => idempotent(&user, req, Op::Resume).await,
-        (Method::Put, "/v1/me/payment-method") => {
+        Endpoint::Invoices => invoices(&user, &query_pairs(req.query())).await,
+        Endpoint::Subscribe => idempotent(&user, req, Op::Subscribe(json_body(req)?)).await,
+        Endpoint::Cancel => idempotent(&user, req, Op::Cancel).await,
+        Endpoint::Resume => idempotent(&user, req, Op::Resume).await,
+        Endpoint::SetMethod => {
             let body: MethodBody = json_body(req)?;
             idempotent(&user, req, Op::SetMethod(body.payment_method)).await
         }
-        _ => Err(ApiError::method_not_allowed(allowed)),
     }
 }
 
@@ -473,7 +489,9 @@ async fn invoices(user: &str, query: &[(String, String)]) -> ApiResult<Response>
             })
         })
         .collect();
-    Ok(json_out(200, &paging_object("/v1/me/invoices", items, limit, offset, total), false))
+    let page = serde_json::to_value(Page::new("/v1/me/invoices", items, limit, offset, total))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(json_out(200, &page, false))
 }
 
 /// Run a mutating request under its `Idempotency-Key` (if it has one), in one transaction.
@@ -499,7 +517,7 @@ async fn idempotent(user: &str, req: &Request, op: Op) -> ApiResult<Response> {
     let (status, body) = match perform(&tx, user, op).await {
         Ok(answer) => answer,
         Err(e) if e.status == 402 => (402, gateway::decline_body(&e.message)),
-        Err(e) if e.status < 500 => (e.status, e.body()),
+        Err(e) if e.status < 500 => (e.status, json!(e.body())),
         Err(e) => return Err(e),
     };
     if let Some(key) = &key {

@@ -22,9 +22,11 @@ pub mod store;
 use std::collections::{HashMap, HashSet};
 
 use riff_guest::events::{Played, PLAYS};
+use riff_guest::router::{Route, Router, GET_HEAD};
 use riff_guest::{bearer_token, json_response, query_pairs, respond, ApiError, ApiResult};
 use riff_recommend::Query;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 
 use params::Seeds;
@@ -63,32 +65,59 @@ async fn handle(req: Request) -> Response {
     respond(route(&req).await)
 }
 
+enum Endpoint {
+    Status,
+    ForSeeds,
+    ForListener,
+}
+
+static ROUTER: Router<Endpoint> = Router::new(&[
+    Route::new(GET_HEAD, "/v1/recommendations/status", Endpoint::Status),
+    Route::new(GET_HEAD, "/v1/recommendations", Endpoint::ForSeeds),
+    Route::new(GET_HEAD, "/v1/me/recommendations", Endpoint::ForListener),
+]);
+
+/// Spotify's recommendations object: `{seeds, tracks}`.
+#[derive(Serialize)]
+struct Recommendations {
+    seeds: Vec<Seed>,
+    tracks: Vec<Value>,
+}
+
+/// One seed and how many tracks it gave (Spotify's recommendation seed object).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Seed {
+    after_filtering_size: usize,
+    after_relinking_size: usize,
+    href: Option<String>,
+    id: String,
+    initial_pool_size: usize,
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
 async fn route(req: &Request) -> ApiResult {
-    let path = req.path().trim_end_matches('/');
-    if !matches!(path, "/v1/recommendations/status" | "/v1/recommendations" | "/v1/me/recommendations") {
-        return Err(ApiError::not_found(format!("no such endpoint: {path}")));
-    }
-    riff_guest::allow_methods(req.method(), &["GET", "HEAD"])?;
+    let found = ROUTER.resolve(req.method(), req.path())?;
     let query = query_pairs(req.query());
     let db = store::open()?;
-    match path {
-        "/v1/recommendations/status" => Ok(json_response(200, &store::status(&db)?)),
-        "/v1/recommendations" => {
+    match found.handler {
+        Endpoint::Status => Ok(json_response(200, &store::status(&db)?)),
+        Endpoint::ForSeeds => {
             let seeds = Seeds::parse(&query)?;
             let limit = params::limit(&query)?;
-            let (tracks, seed_objects) = for_seeds(&db, &seeds, limit)?;
-            let rendered = render(&tracks).await?;
-            Ok(json_response(200, &json!({ "seeds": seed_objects, "tracks": rendered })))
+            let (tracks, seeds) = for_seeds(&db, &seeds, limit)?;
+            let tracks = render(&tracks).await?;
+            Ok(json_response(200, &Recommendations { seeds, tracks }))
         }
-        "/v1/me/recommendations" => {
+        Endpoint::ForListener => {
             let user = auth::verify_token(&bearer_token(req)?).map_err(service_error)?.user_id;
             let limit = params::limit(&query)?;
             let include_history = params::include_history(&query)?;
             let tracks = for_listener(&db, &user, limit, include_history)?;
-            let rendered = render(&tracks).await?;
-            Ok(json_response(200, &json!({ "seeds": [], "tracks": rendered })))
+            let tracks = render(&tracks).await?;
+            Ok(json_response(200, &Recommendations { seeds: Vec::new(), tracks }))
         }
-        other => Err(ApiError::not_found(format!("no such endpoint: {other}"))),
     }
 }
 
@@ -98,7 +127,7 @@ fn for_seeds(
     db: &spin_sdk::sqlite3::Connection,
     seeds: &Seeds,
     limit: u32,
-) -> ApiResult<(Vec<types::Track>, Vec<Value>)> {
+) -> ApiResult<(Vec<types::Track>, Vec<Seed>)> {
     let seed_tracks = catalog::get_tracks(&seeds.tracks).map_err(service_error)?;
     let seed_artists = catalog::get_artists(&seeds.artists).map_err(service_error)?;
     let mut artists: Vec<String> = Vec::new();
@@ -124,18 +153,21 @@ fn for_seeds(
     let plan = rank::Plan::new(&own, &learned, genres, exclude);
     let (tracks, pool) = candidates_and_rank(&plan, limit)?;
 
-    let seed_objects: Vec<Value> =
+    let seed_objects: Vec<Seed> =
         [("ARTIST", &seeds.artists), ("TRACK", &seeds.tracks), ("GENRE", &seeds.genres)]
             .into_iter()
             .flat_map(|(kind, ids)| {
-                ids.iter().map(move |id| {
-                    let href = match kind {
-                        "ARTIST" => Value::String(format!("/v1/artists/{id}")),
-                        "TRACK" => Value::String(format!("/v1/tracks/{id}")),
-                        _ => Value::Null,
-                    };
-                    json!({ "id": id, "type": kind, "href": href, "initialPoolSize": pool.0,
-                        "afterFilteringSize": pool.1, "afterRelinkingSize": pool.1 })
+                ids.iter().map(move |id| Seed {
+                    after_filtering_size: pool.1,
+                    after_relinking_size: pool.1,
+                    href: match kind {
+                        "ARTIST" => Some(riff_guest::model::href("artist", id)),
+                        "TRACK" => Some(riff_guest::model::href("track", id)),
+                        _ => None,
+                    },
+                    id: id.clone(),
+                    initial_pool_size: pool.0,
+                    kind,
                 })
             })
             .collect();

@@ -11,10 +11,10 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
 use riff_guest::events::Played;
-use riff_guest::store::{first_delivery, scalar, sql_error};
+use riff_guest::store::{decode, first_delivery, scalar, sql_error};
 use riff_guest::{ApiError, ApiResult};
 use riff_recommend::{Algorithm, Interactions, Model};
-use serde_json::{json, Value};
+use serde::Serialize;
 use spin_sdk::sqlite3::{Connection, Value as Sql};
 
 const DATABASE: &str = "recommend";
@@ -149,20 +149,37 @@ pub fn played_tracks(db: &Connection, user: &str) -> ApiResult<HashSet<String>> 
 }
 
 /// What the model was trained on and when: `GET /v1/recommendations/status`.
-pub fn status(db: &Connection) -> ApiResult<Value> {
+#[derive(Serialize)]
+pub struct Status {
+    pub artists: i64,
+    pub listeners: i64,
+    /// `null` until a model is trained.
+    pub model: Option<Trained>,
+    pub plays: i64,
+}
+
+#[derive(Serialize)]
+pub struct Trained {
+    pub algorithm: String,
+    pub trained_at: String,
+    pub trained_on_plays: i64,
+    pub version: i64,
+}
+
+pub fn status(db: &Connection) -> ApiResult<Status> {
     let plays = scalar(db, "SELECT COUNT(*) FROM plays", &[])?;
     let listeners = scalar(db, "SELECT COUNT(DISTINCT user_id) FROM plays", &[])?;
     let artists = scalar(db, "SELECT COUNT(DISTINCT artist_id) FROM plays", &[])?;
     let model = db
         .execute("SELECT version, trained_at, plays, algorithm FROM model WHERE k = 1", &[])
         .map_err(sql_error)?;
-    let model = model.rows.first().map(|r| {
-        json!({
-            "version": r.get::<i64>(0),
-            "trained_at": r.get::<i64>(1).map(|ms| riff_guest::time::rfc3339(ms as u64)),
-            "trained_on_plays": r.get::<i64>(2),
-            "algorithm": r.get::<&str>(3),
+    let model = decode(&model, |row| {
+        Ok(Trained {
+            algorithm: row.get("algorithm")?,
+            trained_at: riff_guest::time::rfc3339(row.get::<u64>("trained_at")?),
+            trained_on_plays: row.get("plays")?,
+            version: row.get("version")?,
         })
-    });
-    Ok(json!({ "plays": plays, "listeners": listeners, "artists": artists, "model": model }))
+    })?;
+    Ok(Status { artists, listeners, model: model.into_iter().next(), plays })
 }

@@ -15,8 +15,11 @@ pub mod request;
 pub mod store;
 
 use riff_guest::events::{CatalogChanged, Played, CATALOG_CHANGED, PLAYS};
-use riff_guest::{json_response, paging_object, query_pairs, respond, ApiError, ApiResult};
+use riff_guest::model::Page;
+use riff_guest::router::{Route, Router, GET_HEAD};
+use riff_guest::{json_response, query_pairs, respond, ApiError, ApiResult};
 use riff_search::{Hits, Kind};
+use serde::Serialize;
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 
@@ -49,12 +52,21 @@ async fn handle(req: Request) -> Response {
     respond(route(&req).await)
 }
 
+static ROUTER: Router<()> = Router::new(&[Route::new(GET_HEAD, "/v1/search", ())]);
+
+/// `{albums?, artists?, tracks?}`: a page of the catalog's objects per type asked for.
+#[derive(Serialize, Default)]
+struct Results {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    albums: Option<Page<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    artists: Option<Page<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tracks: Option<Page<Value>>,
+}
+
 async fn route(req: &Request) -> ApiResult {
-    let path = req.path().trim_end_matches('/');
-    if path != "/v1/search" {
-        return Err(ApiError::not_found(format!("no such endpoint: {path}")));
-    }
-    riff_guest::allow_methods(req.method(), &["GET", "HEAD"])?;
+    ROUTER.resolve(req.method(), req.path())?;
     let search = SearchRequest::parse(&query_pairs(req.query()))?;
     let db = store::open()?;
     wake_catalog(&db).await;
@@ -63,15 +75,17 @@ async fn route(req: &Request) -> ApiResult {
     })?;
     // One catalog lookup per result type, all at once.
     let rendered = futures::future::try_join_all(hits.iter().map(render)).await?;
-    let mut body = serde_json::Map::new();
+    let mut body = Results::default();
     for (kind_hits, items) in hits.iter().zip(rendered) {
         let href = search.href(kind_hits.kind);
-        body.insert(
-            format!("{}s", kind_name(kind_hits.kind)),
-            paging_object(&href, items, search.limit as u32, search.offset as u32, kind_hits.total as u64),
-        );
+        let page = Page::new(&href, items, search.limit as u32, search.offset as u32, kind_hits.total as u64);
+        *match kind_hits.kind {
+            Kind::Album => &mut body.albums,
+            Kind::Artist => &mut body.artists,
+            Kind::Track => &mut body.tracks,
+        } = Some(page);
     }
-    Ok(json_response(200, &Value::Object(body)))
+    Ok(json_response(200, &body))
 }
 
 /// The catalog loads (and announces) its demo on its first request; an index that has never
