@@ -327,31 +327,3 @@ macro_rules! service_error_fn {
         }
     };
 }
-
-// Transitional: the catalog and profile services still build their JSON with these until
-// they move to `model`/`catalog` types and the router.
-
-/// Answer 405 (with `Allow`) unless `method` is one of `allow`.
-pub fn allow_methods(method: &spin_sdk::http::Method, allow: &[&str]) -> ApiResult<()> {
-    if allow.contains(&method.to_string().as_str()) {
-        Ok(())
-    } else {
-        Err(ApiError::method_not_allowed(allow))
-    }
-}
-
-/// The reference part every API object has: `{id, name, type, href, uri}`.
-pub fn object_ref(kind: &'static str, id: &str, name: &str) -> serde_json::Value {
-    serde_json::to_value(model::ObjectRef::new(kind, id, name)).unwrap_or_default()
-}
-
-/// A Spotify paging object of JSON items.
-pub fn paging_object(
-    base_href: &str,
-    items: Vec<serde_json::Value>,
-    limit: u32,
-    offset: u32,
-    total: u64,
-) -> serde_json::Value {
-    serde_json::to_value(model::Page::new(base_href, items, limit, offset, total)).unwrap_or_default()
-}
