@@ -98,17 +98,18 @@ fn bench(c: &mut Criterion) {
         let component = app.snapshot().components[id].clone();
         group.bench_function(id, |b| {
             b.to_async(&runtime).iter(|| async {
-                let hooks = riff::capabilities::outbound_http::OutboundHooks {
+                let hooks = riff_outbound_http::OutboundHooks {
                     component: component.runtime.id.clone(),
                     allow: component.runtime.allow.clone(),
-                    app: std::sync::Weak::new(),
+                    app: std::sync::Weak::<App>::new(),
                     depth: 0,
                 };
                 let wasi = wasmtime_wasi::WasiCtx::builder().build();
                 let state = riff::state::RequestState::new(component.runtime.clone(), wasi, hooks);
-                let mut store = wasmtime::Store::new(component.instance_pre.engine(), state);
+                let pre = &component.instances.pre;
+                let mut store = wasmtime::Store::new(pre.engine(), state);
                 store.set_epoch_deadline(1 << 40);
-                component.instance_pre.instantiate_async(&mut store).await.unwrap()
+                pre.instantiate_async(&mut store).await.unwrap()
             })
         });
     }

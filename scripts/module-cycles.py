@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""Import cycles between the host's modules (host/src).
+"""Import cycles between the modules of each of the host's crates (host/src, crates/*/src).
 
+Cargo refuses cycles between crates; this finds them between the modules inside one crate.
 A module is one .rs file (`trigger/http.rs` is `trigger::http`, a `mod.rs` its directory). An
 edge A -> B is any `crate::...` or `super::...` path in A that names B or something in B; edges
 between a module and its own submodules or ancestors do not count. Prints every strongly
 connected set of two or more modules, with the references that tie it together, and exits 1 if
 there is one (0 when the graph is acyclic).
 
-Usage: scripts/module-cycles.py [host/src]
+Usage: scripts/module-cycles.py [SRC_DIR...]   (default: host/src and crates/*/src)
 """
 import re
 import sys
@@ -113,8 +114,32 @@ def sccs(nodes, edges):
     return out
 
 
+def self_test() -> int:
+    """The check must be able to fail: a two-module cycle is found, its parent/child edge is not."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "a").mkdir()
+        (root / "lib.rs").write_text("pub mod a;\npub mod b;\n")
+        (root / "a" / "mod.rs").write_text("mod inner;\nuse self::inner::X;\n")
+        (root / "a" / "inner.rs").write_text("use super::Y;\nuse crate::b::Z;\n")
+        (root / "b.rs").write_text("pub struct Z;\n")
+        assert check(root) == 0, "a module and its submodule may use each other"
+        (root / "b.rs").write_text("use crate::a::inner::X;\n")
+        assert check(root) == 1, "a -> b -> a is a cycle"
+    print("module-cycles self-test passed")
+    return 0
+
+
 def main():
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else "host/src")
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
+    roots = [Path(a) for a in sys.argv[1:]] or [Path("host/src"), *sorted(Path("crates").glob("*/src"))]
+    return max(check(root) for root in roots)
+
+
+def check(root: Path) -> int:
     files = {module_of(root, f): f for f in sorted(root.rglob("*.rs"))}
     modules = set(files)
     edges = {}
@@ -127,12 +152,12 @@ def main():
     cycles = [sorted(g) for g in sccs(modules, edges) if len(g) > 1]
     for group in cycles:
         members = set(group)
-        print(f"import cycle among {len(group)} modules:")
+        print(f"{root}: import cycle among {len(group)} modules:")
         for m in group:
             inside = sorted(name(d) for d in edges.get(m, ()) if d in members)
             print(f"  {name(m)} -> {', '.join(inside)}")
     if not cycles:
-        print(f"no import cycles among {len(modules)} modules")
+        print(f"{root}: no import cycles among {len(modules)} modules")
     return 1 if cycles else 0
 
 

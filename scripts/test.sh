@@ -12,6 +12,10 @@ if ! python3 -c "import localstripe" 2>/dev/null; then
         echo "warning: could not install localstripe: its tests skip (and fail under CI=true)" >&2
 fi
 cargo fmt --all --check
+# No import cycle between the modules of any host crate (issue 12's layering); the check first
+# proves it can fail.
+python3 scripts/module-cycles.py --self-test
+python3 scripts/module-cycles.py
 (cd components && cargo fmt --all --check)
 cargo build --release --target wasm32-wasip2 --manifest-path components/Cargo.toml
 cargo clippy --workspace --all-targets -- -D warnings

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
-use crate::manifest::Manifest;
+use riff_manifest::Manifest;
 
 /// Build the components that have a build command; `only` restricts to some ids.
 pub fn build(manifest: &Manifest, only: Option<&[String]>) -> Result<()> {
@@ -115,7 +115,7 @@ command = "echo hello >> built.txt"
 [component.plain]
 source = "plain.wasm"
 "#;
-        crate::manifest::parse(text, &dir.join("spin.toml"), dir).unwrap()
+        riff_manifest::parse(text, &dir.join("spin.toml"), dir).unwrap()
     }
 
     #[test]

@@ -2,20 +2,22 @@
 //!
 //! A wasmtime host that runs Spin-compatible WASI components described by a `spin.toml`, and
 //! gives each one only the capabilities the manifest grants it: HTTP (in and out), key-value,
-//! SQL and variables.
+//! SQL, messaging and variables.
 //!
-//! The pieces, one idea per module:
+//! This crate is the top of the host: the composition root. What it builds on are crates of
+//! their own (see README's Layout): `riff-manifest` (the spin.toml model), `riff-core` (engine,
+//! instance lifecycle), one crate per capability (`riff-key-value`, `riff-sql`,
+//! `riff-messaging`, `riff-variables`, `riff-outbound-http`) and `riff-runtime-config` (which
+//! backend serves each store). Here, one idea per module, lower ones first:
 //!
-//! * [`manifest`] reads and validates `spin.toml`;
-//! * [`runtime_config`] picks a backend per store and database label;
-//! * [`engine`] owns the wasmtime `Engine` (pooling, epochs, compile cache);
-//! * [`loader`] turns a manifest entry and its code into a component ready to serve;
-//! * [`app`] holds the loaded components and runs a request in a fresh store;
-//! * [`reload`] swaps one component, rolls it back or applies a changed manifest while serving,
-//!   through the admin API or a file watcher;
-//! * [`trigger`] is the HTTP server and router;
-//! * [`capabilities`] implements every host interface, one module per capability;
-//! * [`builder`] runs components' build commands.
+//! * [`runtime`]: a component's grants and limits, one field per capability;
+//! * [`state`]: the store data of one instance, lending each capability its view;
+//! * [`capabilities`]: the one place the capabilities are added to the linker, and typed calls;
+//! * [`trigger`]: the HTTP server and the queue dispatcher, calling up through traits;
+//! * [`component`]: a loaded, pre-instantiated component version; [`loader`] makes them;
+//! * [`app`]: the live set, implementing the triggers' traits through one instance lifecycle;
+//! * [`reload`]: swap, roll back, apply a changed manifest (admin API, file watcher);
+//! * [`builder`]: runs components' build commands.
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
@@ -33,12 +35,12 @@
 pub mod app;
 pub mod builder;
 pub mod capabilities;
-pub mod engine;
-pub mod instances;
+pub mod component;
 pub mod loader;
-pub mod manifest;
 pub mod reload;
-pub mod runtime_config;
-pub mod sqlite;
+pub mod runtime;
 pub mod state;
 pub mod trigger;
+
+/// The manifest model (the `riff-manifest` crate), re-exported for the binary and benchmarks.
+pub use riff_manifest as manifest;

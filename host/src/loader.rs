@@ -8,32 +8,46 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Linker;
-use wasmtime_wasi_http::p2::bindings::{ProxyIndices, ProxyPre};
+use wasmtime_wasi_http::p2::bindings::ProxyIndices;
 
-use crate::app::{AppOptions, ComponentRuntime, LoadedComponent, Origin, Snapshot};
 use crate::capabilities::{
     self,
-    key_value::{KvStore, KvStores},
-    messaging::{QueueBackend, Subscription},
-    outbound_http::AllowList,
     services::{AppCell, Dependency},
-    sql::{SqlDatabase, SqlDatabases},
-    variables::AppVariables,
 };
-use crate::engine::{LoadedArtifact, RiffEngine};
-use crate::instances::WarmPool;
-use crate::manifest::{self, FileMount, Manifest, RouteKind};
-use crate::runtime_config::{Backend, RuntimeConfig};
+use crate::component::{LoadedComponent, Origin, Snapshot};
+use crate::runtime::ComponentRuntime;
 use crate::state::RequestState;
 use crate::trigger::queue::SubscriberIndices;
-use crate::trigger::router::Router;
+use riff_core::engine::{LoadedArtifact, RiffEngine};
+use riff_core::warm::WarmPool;
+use riff_core::Instances;
+use riff_key_value::host::KeyValueGrants;
+use riff_key_value::KeyValueBackend;
+use riff_manifest::routes::Router;
+use riff_manifest::{self as manifest, FileMount, Manifest, RouteKind};
+use riff_messaging::host::MessagingGrants;
+use riff_messaging::{QueueBackend, Subscription};
+use riff_outbound_http::AllowList;
+use riff_runtime_config::RuntimeConfig;
+use riff_sql::host::SqlGrants;
+use riff_sql::SqlBackend;
+use riff_variables::AppVariables;
+
+/// Where an app keeps its state and how it is configured.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// State directory (`.riff` by default): databases, key-value stores, staged files.
+    pub state_dir: PathBuf,
+    pub runtime_config: Option<PathBuf>,
+    /// Compiled-artifact cache; `None` puts it under the state directory.
+    pub cache_dir: Option<PathBuf>,
+}
 
 /// Everything needed to load the components of one manifest.
 #[derive(Clone)]
@@ -41,8 +55,9 @@ pub struct Loader {
     pub manifest: Manifest,
     variables: AppVariables,
     runtime_config: RuntimeConfig,
-    kv: KvStores,
-    sql: SqlDatabases,
+    /// Every store and database opened so far, by label: shared by all components granted it.
+    kv: HashMap<String, Arc<dyn KeyValueBackend>>,
+    sql: HashMap<String, Arc<dyn SqlBackend>>,
     state_dir: PathBuf,
     linker: Linker<RequestState>,
     calls: AppCell,
@@ -59,15 +74,12 @@ impl Loader {
     pub async fn new(
         manifest: Manifest,
         options: &AppOptions,
+        runtime_config: RuntimeConfig,
         engine: &RiffEngine,
         max_memory: u64,
         calls: AppCell,
         queue: Arc<dyn QueueBackend>,
     ) -> Result<Self> {
-        let runtime_config = match &options.runtime_config {
-            Some(path) => RuntimeConfig::load(path)?,
-            None => RuntimeConfig::default(),
-        };
         std::fs::create_dir_all(&options.state_dir)
             .with_context(|| format!("creating state directory {}", options.state_dir.display()))?;
         // Staged files of an earlier run: nothing reads them any more.
@@ -81,8 +93,8 @@ impl Loader {
             manifest: manifest.clone(),
             variables: AppVariables::default(),
             runtime_config,
-            kv: KvStores::default(),
-            sql: SqlDatabases::default(),
+            kv: HashMap::new(),
+            sql: HashMap::new(),
             state_dir: options.state_dir.clone(),
             linker,
             calls,
@@ -103,31 +115,33 @@ impl Loader {
 
         let mut kv = self.kv.clone();
         let kv_labels =
-            labels_in_use(&manifest, |c| &c.key_value_stores, self.runtime_config.key_value_stores.keys());
+            labels_in_use(&manifest, |c| &c.key_value_stores, self.runtime_config.key_value_labels());
         for label in &kv_labels {
-            if kv.contains(label) {
+            if kv.contains_key(label) {
                 continue;
             }
-            let path = match self.runtime_config.key_value_stores.get(label) {
-                Some(Backend::Sqlite { path: Some(p) }) => p.clone(),
-                _ => self.state_dir.join("key_value").join(format!("{label}.db")),
-            };
-            let store = KvStore::open(&path).await.with_context(|| format!("key-value store {label:?}"))?;
-            kv.insert(label.clone(), Arc::new(store));
+            let default_path = self.state_dir.join("key_value").join(format!("{label}.db"));
+            let store = self
+                .runtime_config
+                .key_value_store(label, default_path)
+                .await
+                .with_context(|| format!("key-value store {label:?}"))?;
+            kv.insert(label.clone(), store);
         }
         let mut sql = self.sql.clone();
         let sql_labels =
-            labels_in_use(&manifest, |c| &c.sqlite_databases, self.runtime_config.sqlite_databases.keys());
+            labels_in_use(&manifest, |c| &c.sqlite_databases, self.runtime_config.database_labels());
         for label in &sql_labels {
-            if sql.contains(label) {
+            if sql.contains_key(label) {
                 continue;
             }
-            let path = match self.runtime_config.sqlite_databases.get(label) {
-                Some(Backend::Sqlite { path: Some(p) }) => p.clone(),
-                _ => self.state_dir.join("sqlite").join(format!("{label}.db")),
-            };
-            let db = SqlDatabase::open(&path).await.with_context(|| format!("database {label:?}"))?;
-            sql.insert(label.clone(), Arc::new(db));
+            let default_path = self.state_dir.join("sqlite").join(format!("{label}.db"));
+            let db = self
+                .runtime_config
+                .database(label, default_path)
+                .await
+                .with_context(|| format!("database {label:?}"))?;
+            sql.insert(label.clone(), db);
         }
         Ok(Self { manifest, variables, kv, sql, order, dependencies, ..self.clone() })
     }
@@ -235,7 +249,7 @@ impl Loader {
         let instance_pre = linker.instantiate_pre(&artifact.component).map_err(|e| {
             anyhow!("does not instantiate against riff: {}", e.to_string().lines().next().unwrap_or_default())
         })?;
-        let proxy = match ProxyPre::new(instance_pre.clone()) {
+        let proxy = match ProxyIndices::new(&instance_pre) {
             Ok(proxy) => Some(proxy),
             Err(_) if !self.is_routed(id) => None,
             Err(e) => {
@@ -253,10 +267,6 @@ impl Loader {
             ),
         };
         let reuse = component.riff.instance_reuse;
-        let proxy_indices = match (&proxy, reuse) {
-            (Some(_), Some(_)) => Some(ProxyIndices::new(&instance_pre)?),
-            _ => None,
-        };
 
         // Grants depend only on the manifest entry: a new version of an unchanged entry shares
         // the running version's (and so its staged files, which in-flight requests may be reading).
@@ -267,19 +277,20 @@ impl Loader {
         };
         tracing::debug!(component = %id, cached = artifact.from_cache, "prepared {origin}");
         Ok(LoadedComponent {
-            runtime,
+            runtime: runtime.clone(),
             compiled: artifact.component,
-            instance_pre,
+            instances: Instances::new(
+                runtime.id.clone(),
+                instance_pre,
+                reuse.map(WarmPool::new),
+                runtime.timeout,
+            ),
             proxy,
-            proxy_indices,
             subscriber,
-            warm: reuse.map(WarmPool::new),
             version: artifact.digest,
             origin,
             fingerprint,
             loaded_at: SystemTime::now(),
-            requests: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
         })
     }
 
@@ -304,22 +315,29 @@ impl Loader {
             memory_limit: component.riff.memory_limit,
             max_request_body: component.riff.max_request_body,
             timeout: component.riff.timeout,
-            kv_stores: component
-                .key_value_stores
-                .iter()
-                .filter_map(|l| self.kv.get(l).map(|s| (l.clone(), s.clone())))
-                .collect(),
-            sql_databases: component
-                .sqlite_databases
-                .iter()
-                .filter_map(|l| self.sql.get(l).map(|d| (l.clone(), d.clone())))
-                .collect(),
+            key_value: KeyValueGrants::new(
+                component
+                    .key_value_stores
+                    .iter()
+                    .filter_map(|l| self.kv.get(l).map(|s| (l.clone(), s.clone())))
+                    .collect(),
+            ),
+            sql: SqlGrants::new(
+                component
+                    .sqlite_databases
+                    .iter()
+                    .filter_map(|l| self.sql.get(l).map(|d| (l.clone(), d.clone())))
+                    .collect(),
+            ),
             variables: self.variables.for_component(&component.variables)?,
             allow: Arc::new(self.allow_list(component)?),
             environment: component.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             preopens: stage_files(&self.manifest, component, &self.state_dir.join("files"), fingerprint)?,
-            publish_topics: component.riff.publish_topics.clone(),
-            queue: Some(self.queue.clone()),
+            messaging: MessagingGrants {
+                component: component.id.as_str().into(),
+                topics: component.riff.publish_topics.clone(),
+                queue: Some(self.queue.clone()),
+            },
             instance_reuse: component.riff.instance_reuse,
         })
     }
@@ -434,10 +452,10 @@ fn stage_files(
     Ok(mounts)
 }
 
-fn labels_in_use<'a>(
+fn labels_in_use<'a, 'b>(
     manifest: &'a Manifest,
     grants: impl Fn(&'a manifest::Component) -> &'a Vec<String>,
-    configured: impl Iterator<Item = &'a String>,
+    configured: impl Iterator<Item = &'b String>,
 ) -> BTreeSet<String> {
     let mut labels: BTreeSet<String> = manifest.components.iter().flat_map(grants).cloned().collect();
     labels.extend(configured.cloned());

@@ -7,12 +7,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::app::ComponentRuntime;
-use crate::capabilities::outbound_http::OutboundHooks;
+use riff_core::limits::GuestLimits;
+use riff_core::InstanceState;
+use riff_key_value::host::{KeyValueCtxView, KeyValueView};
+use riff_messaging::host::{MessagingCtxView, MessagingView};
+use riff_sql::host::{SqlCtxView, SqlState, SqlView};
+use riff_variables::{VariablesCtxView, VariablesView};
+
+use crate::runtime::ComponentRuntime;
+use riff_outbound_http::OutboundHooks;
 
 pub struct RequestState {
     pub wasi: WasiCtx,
@@ -25,7 +31,7 @@ pub struct RequestState {
     /// When the current request must have finished (reset for each request a warm instance serves).
     pub deadline: Instant,
     /// SQL transactions the guest opened (`riff:platform/sql`), ended with the request.
-    pub transactions: crate::capabilities::transactions::OpenTransactions,
+    pub sql: SqlState,
 }
 
 impl RequestState {
@@ -40,77 +46,54 @@ impl RequestState {
             hooks,
             component,
             deadline,
-            transactions: Default::default(),
+            sql: SqlState::default(),
         }
     }
 }
 
-/// The store's resource limits: the component's `memory_limit` per linear memory, and fixed
-/// caps on instances, tables and memories. Growing past a limit traps, and the trap names the
-/// limit (the host log shows it under the request's id).
-pub struct GuestLimits {
-    memory_limit: u64,
-    inner: StoreLimits,
-}
-
-impl GuestLimits {
-    pub fn new(memory_limit: u64) -> Self {
-        let inner = StoreLimitsBuilder::new()
-            .memory_size(memory_limit as usize)
-            .instances(64)
-            .tables(64)
-            .memories(16)
-            .trap_on_grow_failure(true)
-            .build();
-        Self { memory_limit, inner }
+impl InstanceState for RequestState {
+    fn limits(&mut self) -> &mut GuestLimits {
+        &mut self.limits
     }
-}
 
-impl ResourceLimiter for GuestLimits {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired as u64 > self.memory_limit {
-            wasmtime::bail!(
-                "memory_limit reached: the component's memory_limit is {} bytes ({} MiB) and it tried to grow a \
-                 memory to {desired} bytes",
-                self.memory_limit,
-                self.memory_limit as f64 / (1024.0 * 1024.0)
-            );
+    fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    fn begin_call(&mut self, depth: u32) {
+        self.deadline = Instant::now() + self.component.timeout;
+        self.hooks.depth = depth;
+    }
+
+    fn end_call(&mut self) {
+        let ended = self.sql.end_transactions();
+        if ended > 0 {
+            tracing::warn!(component = %self.component.id, "{ended} transaction(s) left open were rolled back");
         }
-        self.inner.memory_growing(current, desired, maximum)
     }
+}
 
-    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.inner.memory_grow_failed(error)
+impl KeyValueView for RequestState {
+    fn key_value(&mut self) -> KeyValueCtxView<'_> {
+        KeyValueCtxView { grants: &self.component.key_value, table: &mut self.table }
     }
+}
 
-    fn table_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.inner.table_growing(current, desired, maximum)
+impl SqlView for RequestState {
+    fn sql(&mut self) -> SqlCtxView<'_> {
+        SqlCtxView { grants: &self.component.sql, state: &mut self.sql, table: &mut self.table }
     }
+}
 
-    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
-        self.inner.table_grow_failed(error)
+impl MessagingView for RequestState {
+    fn messaging(&mut self) -> MessagingCtxView<'_> {
+        MessagingCtxView { grants: &self.component.messaging }
     }
+}
 
-    fn instances(&self) -> usize {
-        self.inner.instances()
-    }
-
-    fn tables(&self) -> usize {
-        self.inner.tables()
-    }
-
-    fn memories(&self) -> usize {
-        self.inner.memories()
+impl VariablesView for RequestState {
+    fn variables(&mut self) -> VariablesCtxView<'_> {
+        VariablesCtxView { variables: &self.component.variables }
     }
 }
 

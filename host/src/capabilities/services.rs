@@ -20,17 +20,16 @@
 //! and result types, and the dependency graph has no cycle.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock, Weak};
 
 use anyhow::{anyhow, bail, Result};
+use futures::future::BoxFuture;
 use wasmtime::component::types::{ComponentFunc, ComponentItem};
-use wasmtime::component::{Component, Linker, Type, Val};
-use wasmtime::Engine;
+use wasmtime::component::{Component, Instance, Linker, Type, Val};
+use wasmtime::{Engine, Store};
 
-use crate::app::{App, LoadedComponent};
-use crate::manifest::Manifest;
 use crate::state::RequestState;
+use riff_manifest::Manifest;
 
 /// One dependency of a component: an imported interface and the component that provides it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,8 +112,23 @@ fn names_match(name: &str, key: &str) -> bool {
     name == key || name.split('@').next() == Some(key)
 }
 
+/// Runs a typed call in the callee: implemented by the app, which sits above this module and
+/// knows the running components (as [`riff_outbound_http::InProcessHandler`] does for HTTP).
+pub trait Callees: Send + Sync {
+    /// Call `function` of `interface` exported by component `callee`, `depth` calls deep.
+    fn call<'a>(
+        &'a self,
+        callee: &'a str,
+        interface: &'a str,
+        function: &'a str,
+        depth: u32,
+        params: &'a [Val],
+        results: &'a mut [Val],
+    ) -> BoxFuture<'a, wasmtime::Result<()>>;
+}
+
 /// Where linked calls find the app (set once the app exists; weak so calls never keep it alive).
-pub type AppCell = Arc<OnceLock<Weak<App>>>;
+pub type AppCell = Arc<OnceLock<Weak<dyn Callees>>>;
 
 /// One dependency, checked: the caller's import name and, per imported function, whether a
 /// callee trap can be reported as `internal(string)`.
@@ -288,51 +302,33 @@ impl CallTarget {
     }
 
     async fn try_call(&self, depth: u32, params: &[Val], results: &mut [Val]) -> wasmtime::Result<()> {
-        if depth >= crate::capabilities::outbound_http::MAX_CHAIN_DEPTH {
+        if depth >= riff_outbound_http::MAX_CHAIN_DEPTH {
             return Err(wasmtime::Error::msg("call chain too deep"));
         }
-        let app =
+        let callees =
             self.app.get().and_then(Weak::upgrade).ok_or_else(|| wasmtime::Error::msg("app stopped"))?;
-        let callee =
-            app.snapshot().components.get(&self.component).cloned().ok_or_else(|| {
-                wasmtime::Error::msg(format!("component {:?} is not running", self.component))
-            })?;
-        callee.requests.fetch_add(1, Ordering::Relaxed);
-        let outcome = self.call_version(&app, &callee, depth, params, results).await;
-        if outcome.is_err() {
-            callee.failures.fetch_add(1, Ordering::Relaxed);
-        }
-        outcome
+        callees.call(&self.component, &self.interface, &self.function, depth + 1, params, results).await
     }
+}
 
-    async fn call_version(
-        &self,
-        app: &App,
-        callee: &LoadedComponent,
-        depth: u32,
-        params: &[Val],
-        results: &mut [Val],
-    ) -> wasmtime::Result<()> {
-        let (mut store, warm) = app.store_for(callee, depth + 1);
-        let (instance, served) = match warm {
-            Some(warm) => warm,
-            None => (callee.instance_pre.instantiate_async(&mut store).await?, 0),
-        };
-        let interface = instance.get_export_index(&mut store, None, &self.interface).ok_or_else(|| {
-            wasmtime::Error::msg(format!("{} no longer exports {}", self.component, self.interface))
-        })?;
-        let func_index = instance
-            .get_export_index(&mut store, Some(&interface), &self.function)
-            .ok_or_else(|| wasmtime::Error::msg(format!("{} has no {}", self.component, self.function)))?;
-        let func = instance
-            .get_func(&mut store, func_index)
-            .ok_or_else(|| wasmtime::Error::msg(format!("{} is not a function", self.function)))?;
-        func.call_async(&mut store, params, results).await?;
-        if let Some(pool) = &callee.warm {
-            pool.give_back(crate::instances::Warm::new(store, instance, served + 1));
-        }
-        Ok(())
-    }
+/// Call `function` of `interface` on an instance of the callee.
+pub async fn call_export(
+    store: &mut Store<RequestState>,
+    instance: Instance,
+    (callee, interface, function): (&str, &str, &str),
+    params: &[Val],
+    results: &mut [Val],
+) -> wasmtime::Result<()> {
+    let index = instance
+        .get_export_index(&mut *store, None, interface)
+        .ok_or_else(|| wasmtime::Error::msg(format!("{callee} no longer exports {interface}")))?;
+    let func_index = instance
+        .get_export_index(&mut *store, Some(&index), function)
+        .ok_or_else(|| wasmtime::Error::msg(format!("{callee} has no {function}")))?;
+    let func = instance
+        .get_func(&mut *store, func_index)
+        .ok_or_else(|| wasmtime::Error::msg(format!("{function} is not a function")))?;
+    func.call_async(&mut *store, params, results).await
 }
 
 fn first_line(e: &wasmtime::Error) -> String {
@@ -347,7 +343,7 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn manifest(deps: &str) -> Result<Manifest, crate::manifest::ManifestError> {
+    fn manifest(deps: &str) -> Result<Manifest, riff_manifest::ManifestError> {
         let text = format!(
             r#"
 spin_manifest_version = 2
@@ -362,7 +358,7 @@ source = "c.wasm"
 {deps}
 "#
         );
-        crate::manifest::parse(&text, Path::new("spin.toml"), Path::new("/app"))
+        riff_manifest::parse(&text, Path::new("spin.toml"), Path::new("/app"))
     }
 
     #[test]

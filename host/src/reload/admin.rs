@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 
 use super::SwapError;
 use crate::app::App;
-use crate::manifest;
+use riff_manifest as manifest;
 
 /// Largest component the API accepts.
 pub const MAX_UPLOAD: usize = 256 << 20;

@@ -24,7 +24,6 @@ pub mod client;
 pub mod watch;
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -32,29 +31,10 @@ use anyhow::{anyhow, Context, Result};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::app::{App, LoadedComponent, Origin, Snapshot};
-use crate::loader::{file_digest, Loader};
-use crate::manifest::Manifest;
-
-/// What changes need besides the running snapshot; guarded by [`App`]'s reload lock.
-pub struct ReloadState {
-    loader: Loader,
-    /// SHA-256 of each component's source file when riff last read it: a manifest reload keeps
-    /// a component (even an uploaded version of it) unless its entry or this file changed.
-    file_digests: HashMap<String, String>,
-}
-
-impl ReloadState {
-    pub fn new(loader: Loader, snapshot: &Snapshot) -> Self {
-        let file_digests = snapshot
-            .components
-            .iter()
-            .filter(|(_, c)| matches!(c.origin, Origin::File(_)))
-            .map(|(id, c)| (id.clone(), c.version.clone()))
-            .collect();
-        Self { loader, file_digests }
-    }
-}
+use crate::app::{App, ReloadState};
+use crate::component::{LoadedComponent, Origin, Snapshot};
+use crate::loader::file_digest;
+use riff_manifest::Manifest;
 
 /// Why a swap did not happen. The running version keeps serving in every case.
 #[derive(Debug, thiserror::Error)]
@@ -228,11 +208,11 @@ impl App {
             .map_err(|e| SwapError::refused(id, e))?;
         self.trial(&candidate).await.map_err(|e| SwapError::refused(id, e))?;
         let version = candidate.version.clone();
-        if let Some(pool) = &candidate.warm {
+        if let Some(pool) = &candidate.instances.warm {
             pool.revive();
         }
         self.current.store(Arc::new(current.with_component(id, candidate)));
-        if let Some(pool) = &running.warm {
+        if let Some(pool) = &running.instances.warm {
             pool.retire();
         }
         let report = SwapReport {
@@ -256,7 +236,7 @@ impl App {
     /// Instantiate a candidate once in a throwaway store under its own limits.
     async fn trial(&self, candidate: &LoadedComponent) -> Result<()> {
         let mut store = self.new_store(&candidate.runtime, 0);
-        candidate.instance_pre.instantiate_async(&mut store).await.map(|_| ()).map_err(|e| {
+        candidate.instances.pre.instantiate_async(&mut store).await.map(|_| ()).map_err(|e| {
             anyhow!("does not instantiate: {}", e.to_string().lines().next().unwrap_or_default())
         })
     }
@@ -328,14 +308,14 @@ impl App {
         let subscriptions = next.subscriptions();
         self.current.store(Arc::new(snapshot));
         for id in change.changed.iter().chain(&change.removed) {
-            if let Some(pool) = &old.components[id].warm {
+            if let Some(pool) = &old.components[id].instances.warm {
                 pool.retire();
             }
         }
         state.loader = next;
         state.file_digests = file_digests;
         if subscriptions_changed {
-            self.dispatcher.run(self.me(), self.queue.clone(), subscriptions);
+            self.dispatcher.run(self.me(), self.queue.clone(), subscriptions).await;
         }
         Ok(change)
     }
@@ -357,8 +337,8 @@ impl App {
                 },
                 source: c.origin.to_string(),
                 loaded_at: humantime::format_rfc3339_millis(c.loaded_at).to_string(),
-                requests: c.requests.load(Ordering::Relaxed),
-                failures: c.failures.load(Ordering::Relaxed),
+                requests: c.instances.counters.calls(),
+                failures: c.instances.counters.failures(),
                 routes: snap.router.iter().filter(|(_, t)| *t == id).map(|(r, _)| r.to_string()).collect(),
                 previous_version: snap.previous.get(id).map(|p| p.version.clone()),
             })

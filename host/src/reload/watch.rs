@@ -41,7 +41,7 @@ use notify::{Event, EventKind, RecursiveMode, Watcher};
 
 use crate::app::App;
 use crate::loader::file_digest;
-use crate::manifest::{self, Manifest};
+use riff_manifest::{self as manifest, Manifest};
 
 /// Quiet time after the last relevant event before acting on a batch of changes.
 pub const DEBOUNCE: Duration = Duration::from_millis(250);

@@ -1,4 +1,4 @@
-//! The HTTP trigger: a hyper server that hands each request to [`App::handle`].
+//! The HTTP trigger: a hyper server that hands each request to an [`HttpHandler`] (the app).
 //!
 //! One tokio task per connection, HTTP/1.1 with keep-alive and `TCP_NODELAY` (small responses
 //! must not wait for Nagle). What protects the host from its clients sits here, before any
@@ -18,7 +18,7 @@
 //! * graceful shutdown: stop accepting, let requests in flight finish up to
 //!   [`ServerOptions::shutdown_timeout`], then return.
 //!
-//! Routing, per-component body limits and the store per request are in [`crate::app`].
+//! Routing, per-component body limits and the store per request are the handler's (`crate::app`).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -28,7 +28,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use http::{HeaderValue, Method, Request};
+use http::{HeaderValue, Method, Request, Response};
 use http_body::Body as _;
 use http_body_util::Either;
 use hyper::body::Incoming;
@@ -39,11 +39,11 @@ use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutBody;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 use super::client_addr::TrustedProxies;
 use super::request_id::RequestIds;
 pub use super::request_id::REQUEST_ID;
-use crate::app::App;
 
 /// How the public listener treats its clients. `riff up` fills it from its flags.
 #[derive(Debug, Clone)]
@@ -75,9 +75,22 @@ impl Default for ServerOptions {
     }
 }
 
+/// What the server hands each request to: the app, which sits above the trigger.
+pub trait HttpHandler: Send + Sync + 'static {
+    /// Answer one request from `client`; failures are responses too.
+    fn handle<B>(
+        &self,
+        req: Request<B>,
+        client: SocketAddr,
+    ) -> impl Future<Output = Response<HyperOutgoingBody>> + Send
+    where
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>;
+}
+
 /// Serve `app` on `listener` until `shutdown` resolves, then drain.
-pub async fn serve(
-    app: Arc<App>,
+pub async fn serve<H: HttpHandler>(
+    app: Arc<H>,
     listener: TcpListener,
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,

@@ -7,4 +7,3 @@ pub mod limits;
 pub mod queue;
 pub mod request_id;
 pub mod responses;
-pub mod router;

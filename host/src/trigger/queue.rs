@@ -5,19 +5,19 @@
 //! first. A delivery is acknowledged only when the handler returns `ok`; an `err`, a trap or a
 //! timeout schedules it again with exponential backoff ([`backoff`]) until the subscription's
 //! `max_attempts`, after which it stays in the queue as a dead letter (listed by the admin API).
-//! Each delivery looks the component up in the app's current snapshot, so after a hot swap
-//! the next delivery goes to the new version.
+//! Each delivery goes through [`Subscriber`], which the app implements: it looks the component up
+//! in its current snapshot, so after a hot swap the next delivery goes to the new version.
 
 use std::sync::{Arc, Weak};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
+use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 
-use crate::app::App;
-use crate::capabilities::messaging::{Delivery, QueueBackend, Subscription};
-use crate::instances::Warm;
+use riff_messaging::{Delivery, QueueBackend, Subscription};
 
-mod bindings {
+/// Guest bindings of `riff:platform/queue-handler`, the export a subscriber implements.
+pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/platform",
         world: "riff:platform/subscriber",
@@ -25,8 +25,20 @@ mod bindings {
     });
 }
 
-use bindings::exports::riff::platform::queue_handler::Message;
+pub use bindings::exports::riff::platform::queue_handler::Message;
 pub use bindings::SubscriberIndices;
+
+/// Hands one delivery to its subscriber: implemented by the app, which knows the components.
+pub trait Subscriber: Send + Sync + 'static {
+    /// Call `sub`'s handler once with `delivery`; `Err` says why it failed.
+    fn deliver<'a>(
+        &'a self,
+        sub: &'a Subscription,
+        delivery: &'a Delivery,
+    ) -> BoxFuture<'a, Result<(), String>>;
+    /// The longest a delivery to `component` may run (its timeout), if it is running.
+    fn timeout(&self, component: &str) -> Option<Duration>;
+}
 
 /// How long to wait before delivery attempt `attempt + 1` after attempt `attempt` failed:
 /// 250 ms, doubling, at most one minute.
@@ -46,8 +58,15 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// Deliver `subscriptions` from now on (replacing whatever was delivered before).
-    pub fn run(&self, app: Weak<App>, queue: Arc<dyn QueueBackend>, subscriptions: Vec<Subscription>) {
-        queue.set_subscriptions(subscriptions.clone());
+    pub async fn run<S: Subscriber>(
+        &self,
+        app: Weak<S>,
+        queue: Arc<dyn QueueBackend>,
+        subscriptions: Vec<Subscription>,
+    ) {
+        if let Err(e) = queue.subscribe(&subscriptions).await {
+            tracing::error!("subscribing to the queue: {e:#}");
+        }
         let mut tasks = self.tasks.lock().expect("dispatcher lock");
         for task in tasks.drain(..) {
             task.abort();
@@ -66,103 +85,59 @@ impl Drop for Dispatcher {
     }
 }
 
-async fn deliver_forever(app: Weak<App>, queue: Arc<dyn QueueBackend>, sub: Subscription) {
+/// Deliveries leased at once. One: a delivery is leased only when the previous one is settled,
+/// so a crash leaves at most one attempt counted that did not run.
+const BATCH: usize = 1;
+
+async fn deliver_forever<S: Subscriber>(app: Weak<S>, queue: Arc<dyn QueueBackend>, sub: Subscription) {
     loop {
-        let next = match queue.next_due(&sub.topic, &sub.component).await {
-            Ok(next) => next,
+        // A lease outlives the handler's timeout, so no other process redelivers it meanwhile.
+        let lease_for = match app.upgrade() {
+            Some(app) => app.timeout(&sub.component).unwrap_or(POLL) + POLL,
+            None => return,
+        };
+        let leased = match queue.lease(&sub, BATCH, lease_for).await {
+            Ok(leased) => leased,
             Err(e) => {
                 tracing::warn!(component = %sub.component, "reading the queue for {}: {e:#}", sub.topic);
                 tokio::time::sleep(POLL).await;
                 continue;
             }
         };
-        let Some(delivery) = next else {
-            let wait = match queue.next_due_at(&sub.topic, &sub.component).await {
-                Ok(Some(due)) => due.duration_since(SystemTime::now()).unwrap_or_default().min(POLL),
-                _ => POLL,
-            };
-            if !wait.is_zero() {
-                queue.wait_for_publish(wait).await;
-            }
+        if leased.is_empty() {
+            queue.watch(&sub, POLL).await;
             continue;
-        };
-        let Some(app) = app.upgrade() else { return };
-        let outcome = deliver(&app, &sub, &delivery).await;
-        drop(app);
-        let recorded = match outcome {
-            Ok(()) => queue.ack(&delivery, &sub.component).await,
-            Err(error) if delivery.attempt >= sub.max_attempts => {
-                tracing::warn!(
-                    component = %sub.component,
-                    "message {} on {} failed {} times, now a dead letter: {error}",
-                    delivery.id, sub.topic, delivery.attempt
-                );
-                queue.fail(&delivery, &sub.component, &error, None).await
+        }
+        for delivery in leased {
+            let Some(app) = app.upgrade() else { return };
+            let outcome = app.deliver(&sub, &delivery).await;
+            drop(app);
+            let recorded = match outcome {
+                Ok(()) => queue.ack(&delivery).await,
+                Err(error) if delivery.attempt >= sub.max_attempts => {
+                    tracing::warn!(
+                        component = %sub.component,
+                        "message {} on {} failed {} times, now a dead letter: {error}",
+                        delivery.id, sub.topic, delivery.attempt
+                    );
+                    queue.dead_letter(&delivery, &error).await
+                }
+                Err(error) => {
+                    let wait = backoff(delivery.attempt);
+                    tracing::info!(
+                        component = %sub.component,
+                        "message {} on {} failed (attempt {}), retrying in {wait:?}: {error}",
+                        delivery.id, sub.topic, delivery.attempt
+                    );
+                    queue.nack(&delivery, &error, wait).await
+                }
+            };
+            if let Err(e) = recorded {
+                tracing::warn!(component = %sub.component, "recording a delivery of {}: {e:#}", delivery.id);
+                tokio::time::sleep(POLL).await;
             }
-            Err(error) => {
-                let wait = backoff(delivery.attempt);
-                tracing::info!(
-                    component = %sub.component,
-                    "message {} on {} failed (attempt {}), retrying in {wait:?}: {error}",
-                    delivery.id, sub.topic, delivery.attempt
-                );
-                queue.fail(&delivery, &sub.component, &error, Some(wait)).await
-            }
-        };
-        if let Err(e) = recorded {
-            tracing::warn!(component = %sub.component, "recording a delivery of {}: {e:#}", delivery.id);
-            tokio::time::sleep(POLL).await;
         }
     }
-}
-
-/// Call the subscriber's handler once with `delivery`; `Err` carries why it failed.
-async fn deliver(app: &App, sub: &Subscription, delivery: &Delivery) -> Result<(), String> {
-    let snapshot = app.snapshot();
-    let component = snapshot
-        .components
-        .get(&sub.component)
-        .cloned()
-        .ok_or_else(|| format!("component {:?} is not running", sub.component))?;
-    let indices = component
-        .subscriber
-        .clone()
-        .ok_or_else(|| format!("{:?} does not export riff:platform/queue-handler", sub.component))?;
-    component.requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let timeout = component.runtime.timeout;
-    let (mut store, warm) = app.store_for(&component, 0);
-    let message = Message {
-        id: delivery.id.clone(),
-        topic: delivery.topic.clone(),
-        payload: delivery.payload.clone(),
-        attempt: delivery.attempt,
-    };
-    let run = async {
-        let (instance, served) = match warm {
-            Some(warm) => warm,
-            None => (component.instance_pre.instantiate_async(&mut store).await?, 0),
-        };
-        let handler = indices.load(&mut store, &instance)?;
-        let result = handler.riff_platform_queue_handler().call_handle(&mut store, &message).await?;
-        Ok::<_, wasmtime::Error>((result, instance, served))
-    };
-    let outcome = match tokio::time::timeout(timeout, run).await {
-        Ok(Ok((result, instance, served))) => {
-            if let Some(pool) = &component.warm {
-                pool.give_back(Warm::new(store, instance, served + 1));
-            }
-            result
-        }
-        Ok(Err(error)) => Err(match error.downcast_ref::<wasmtime::Trap>() {
-            Some(trap) => format!("wasm trap: {trap}"),
-            None => error.to_string().lines().next().unwrap_or_default().to_string(),
-        }),
-        Err(_) => Err(format!("did not finish within {}", humantime::format_duration(timeout))),
-    };
-    if outcome.is_err() {
-        component.failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-    outcome
 }
 
 #[cfg(test)]

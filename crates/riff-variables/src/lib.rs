@@ -1,4 +1,6 @@
-//! Variables: `fermyon:spin/variables@2.0.0` and `wasi:config/store`.
+//! # riff-variables
+//!
+//! Variables: `wasi:config/store`, with `fermyon:spin/variables@2.0.0` delegating to it.
 //!
 //! Application variables are declared in `[variables]` and get their values, in order, from the
 //! `RIFF_VARIABLE_<NAME>` or `SPIN_VARIABLE_<NAME>` environment variables, then the declared
@@ -12,15 +14,29 @@ use std::sync::Arc;
 
 use anyhow::{bail, Result};
 
-use super::bindings::fermyon::spin::variables as spin_variables;
-use super::bindings::wasi::config::store as wasi_config;
-use crate::manifest::{Manifest, VariableDecl};
-use crate::state::RequestState;
+pub use riff_manifest::template::template_references;
+use riff_manifest::template::{parse_template, Part};
+use riff_manifest::{Manifest, VariableDecl};
+use wasmtime::component::{HasData, Linker};
 
-pub mod template;
+/// Host bindings for the variables interfaces (WIT vendored in `wit/deps`).
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: ["../../wit/deps/spin@2.0.0", "../../wit/deps/wasi-runtime-config-2024-09-27"],
+        inline: "
+            package riff:variables-host;
+            world variables {
+                import fermyon:spin/variables@2.0.0;
+                import wasi:config/store@0.2.0-draft-2024-09-27;
+            }
+        ",
+        world: "riff:variables-host/variables",
+        imports: { default: async | trappable },
+    });
+}
 
-pub use template::template_references;
-use template::{parse_template, Part};
+use bindings::fermyon::spin::variables as spin_variables;
+use bindings::wasi::config::store as wasi_config;
 
 /// Application variable values, resolved from the environment and defaults.
 #[derive(Debug, Clone, Default)]
@@ -105,25 +121,52 @@ fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
-impl spin_variables::Host for RequestState {
+/// What a store's data lends this capability for one call: the component's variables.
+pub struct VariablesCtxView<'a> {
+    pub variables: &'a ComponentVariables,
+}
+
+/// Implemented by a store's data type to give the variables host its view.
+pub trait VariablesView: Send {
+    fn variables(&mut self) -> VariablesCtxView<'_>;
+}
+
+struct HasVariables;
+
+impl HasData for HasVariables {
+    type Data<'a> = VariablesCtxView<'a>;
+}
+
+/// Add `wasi:config/store` and `fermyon:spin/variables@2.0.0` to `linker`.
+pub fn add_to_linker<T: VariablesView + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    wasi_config::add_to_linker::<T, HasVariables>(linker, T::variables)?;
+    spin_variables::add_to_linker::<T, HasVariables>(linker, T::variables)?;
+    Ok(())
+}
+
+impl wasi_config::Host for VariablesCtxView<'_> {
+    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, wasi_config::Error>> {
+        Ok(Ok(self.variables.get(&key).map(str::to_string)))
+    }
+
+    async fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, wasi_config::Error>> {
+        Ok(Ok(self.variables.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+    }
+}
+
+/// Spin's interface: `wasi:config`'s `get`, with Spin's name rules and errors.
+impl spin_variables::Host for VariablesCtxView<'_> {
     async fn get(&mut self, name: String) -> wasmtime::Result<Result<String, spin_variables::Error>> {
         if !valid_name(&name) {
             return Ok(Err(spin_variables::Error::InvalidName(name)));
         }
-        Ok(match self.component.variables.get(&name) {
-            Some(v) => Ok(v.to_string()),
-            None => Err(spin_variables::Error::Undefined(format!("no variable for {name:?}"))),
+        Ok(match wasi_config::Host::get(self, name.clone()).await? {
+            Ok(Some(value)) => Ok(value),
+            Ok(None) => Err(spin_variables::Error::Undefined(format!("no variable for {name:?}"))),
+            Err(wasi_config::Error::Upstream(e) | wasi_config::Error::Io(e)) => {
+                Err(spin_variables::Error::Provider(e))
+            }
         })
-    }
-}
-
-impl wasi_config::Host for RequestState {
-    async fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<String>, wasi_config::Error>> {
-        Ok(Ok(self.component.variables.get(&key).map(str::to_string)))
-    }
-
-    async fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, wasi_config::Error>> {
-        Ok(Ok(self.component.variables.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
     }
 }
 
@@ -154,6 +197,27 @@ mod tests {
     fn missing_required_is_an_error_naming_the_env_var() {
         let e = AppVariables::resolve(&decls(), |_| None).unwrap_err().to_string();
         assert!(e.contains("RIFF_VARIABLE_TOKEN"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn components_read_only_their_own_variables_through_either_interface() {
+        let vars = AppVariables::resolve(&decls(), |k| (k == "RIFF_VARIABLE_TOKEN").then(|| "s3cret".into()))
+            .unwrap();
+        let templates = BTreeMap::from([("auth".to_string(), "Bearer {{ token }}".to_string())]);
+        let own = vars.for_component(&templates).unwrap();
+        let mut view = VariablesCtxView { variables: &own };
+        let spin = spin_variables::Host::get(&mut view, "auth".into()).await.unwrap();
+        assert_eq!(spin.unwrap(), "Bearer s3cret");
+        let wasi = wasi_config::Host::get(&mut view, "auth".into()).await.unwrap();
+        assert_eq!(wasi.unwrap().as_deref(), Some("Bearer s3cret"));
+        // Application variables are not a component's own unless its table names them.
+        let undefined = spin_variables::Host::get(&mut view, "token".into()).await.unwrap();
+        assert!(matches!(undefined, Err(spin_variables::Error::Undefined(_))));
+        assert_eq!(wasi_config::Host::get(&mut view, "token".into()).await.unwrap().unwrap(), None);
+        let invalid = spin_variables::Host::get(&mut view, "Bad-Name".into()).await.unwrap();
+        assert!(matches!(invalid, Err(spin_variables::Error::InvalidName(_))));
+        let all = wasi_config::Host::get_all(&mut view).await.unwrap().unwrap();
+        assert_eq!(all, [("auth".to_string(), "Bearer s3cret".to_string())]);
     }
 
     #[test]

@@ -12,12 +12,15 @@ pub fn template_references(template: &str) -> Result<Vec<String>, String> {
         .collect())
 }
 
-pub(super) enum Part {
+/// One piece of a template: literal text, or the name of a variable to put in its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Part {
     Text(String),
     Var(String),
 }
 
-pub(super) fn parse_template(template: &str) -> Result<Vec<Part>, String> {
+/// Split `template` into text and `{{ variable }}` references; an unclosed or empty `{{` is an error.
+pub fn parse_template(template: &str) -> Result<Vec<Part>, String> {
     let mut parts = Vec::new();
     let mut rest = template;
     while let Some(start) = rest.find("{{") {

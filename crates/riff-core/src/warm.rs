@@ -16,41 +16,42 @@ use std::time::Instant;
 use wasmtime::component::Instance;
 use wasmtime::Store;
 
-use crate::manifest::InstanceReuse;
-use crate::state::RequestState;
+use riff_manifest::InstanceReuse;
+
+use crate::state::InstanceState;
 
 /// Idle instances kept per version at most: each holds a memory slot of the pool allocator.
 pub const MAX_IDLE: usize = 32;
 
 /// An instance between requests, with its store.
-pub struct Warm {
-    pub store: Store<RequestState>,
+pub struct Warm<T: 'static> {
+    pub store: Store<T>,
     pub instance: Instance,
     /// Requests it has served.
     pub served: u32,
     idle_since: Instant,
 }
 
-impl Warm {
-    pub fn new(store: Store<RequestState>, instance: Instance, served: u32) -> Self {
+impl<T> Warm<T> {
+    pub fn new(store: Store<T>, instance: Instance, served: u32) -> Self {
         Self { store, instance, served, idle_since: Instant::now() }
     }
 }
 
 /// The idle instances of one component version.
-pub struct WarmPool {
+pub struct WarmPool<T: 'static> {
     settings: InstanceReuse,
-    idle: Mutex<Vec<Warm>>,
+    idle: Mutex<Vec<Warm<T>>>,
     retired: AtomicBool,
 }
 
-impl WarmPool {
+impl<T: InstanceState> WarmPool<T> {
     pub fn new(settings: InstanceReuse) -> Self {
         Self { settings, idle: Mutex::new(Vec::new()), retired: AtomicBool::new(false) }
     }
 
     /// The most recently used idle instance that has not expired.
-    pub fn take(&self) -> Option<Warm> {
+    pub fn take(&self) -> Option<Warm<T>> {
         let mut idle = self.idle.lock().expect("warm pool lock");
         while let Some(warm) = idle.pop() {
             if warm.idle_since.elapsed() < self.settings.idle_timeout {
@@ -62,12 +63,12 @@ impl WarmPool {
 
     /// Keep an instance that finished a request cleanly, unless it has served its share or
     /// this version has been retired.
-    pub fn give_back(&self, mut warm: Warm) {
+    pub fn give_back(&self, mut warm: Warm<T>) {
         if self.retired.load(Ordering::Acquire) || warm.served >= self.settings.max_requests {
             return;
         }
         // The request is over: nothing it left open carries into the next one.
-        warm.store.data_mut().end_transactions();
+        warm.store.data_mut().end_call();
         warm.idle_since = Instant::now();
         let mut idle = self.idle.lock().expect("warm pool lock");
         if idle.len() < MAX_IDLE {

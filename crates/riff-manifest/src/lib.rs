@@ -15,6 +15,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub mod allow_list;
+pub mod routes;
+pub mod template;
+
 /// Default per-component memory limit (Spin's hosts use a similar order of magnitude).
 pub const DEFAULT_MEMORY_LIMIT: u64 = 128 * 1024 * 1024;
 /// Default per-request timeout.
@@ -474,9 +478,9 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         let route =
             match trigger.route.into_inner() {
                 RawRoute::Path(p) => {
-                    crate::trigger::router::RoutePattern::parse(&p)
+                    crate::routes::RoutePattern::parse(&p)
                         .map_err(|m| err_at(Some(route_at), format!("[[trigger.http]] route: {m}")))?;
-                    let normalized = crate::trigger::router::RoutePattern::parse(&p).unwrap().to_string();
+                    let normalized = crate::routes::RoutePattern::parse(&p).unwrap().to_string();
                     if let Some(prev) = seen_routes.insert(normalized.clone(), line_of(text, route_at)) {
                         return Err(err_at(
                             Some(route_at),
@@ -658,7 +662,7 @@ fn validate_component(
         let at_host = find(text, host).or(at);
         // A template (`"{{ api_base }}"`, as Spin allows) is checked once its variables are
         // resolved, at load; here only that it names declared variables.
-        let references = crate::capabilities::variables::template::template_references(host)
+        let references = crate::template::template_references(host)
             .map_err(|m| err(at_host, format!("allowed_outbound_hosts: {m}")))?;
         if let Some(missing) = references.iter().find(|r| !app_variables.contains_key(*r)) {
             return Err(err(
@@ -669,12 +673,12 @@ fn validate_component(
         if !references.is_empty() {
             continue;
         }
-        crate::capabilities::outbound_http::allow_list::AllowedHost::parse(host)
+        crate::allow_list::AllowedHost::parse(host)
             .map_err(|m| err(at_host, format!("allowed_outbound_hosts: {m}")))?;
     }
     for (name, template) in &raw.variables {
         check_variable_name(name).map_err(|m| err(at, format!("variables.{name}: {m}")))?;
-        for reference in crate::capabilities::variables::template::template_references(template)
+        for reference in crate::template::template_references(template)
             .map_err(|m| err(at, format!("variables.{name}: {m}")))?
         {
             if !app_variables.contains_key(&reference) {

@@ -86,7 +86,8 @@ impl AllowedHost {
     }
 }
 
-pub(super) fn default_port(scheme: &str) -> Option<u16> {
+/// The port a URL of `scheme` uses when it names none.
+pub fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" => Some(80),
         "https" => Some(443),
