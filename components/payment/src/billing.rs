@@ -8,7 +8,6 @@
 
 use riff_guest::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 /// A billing period: 30 days.
 pub const PERIOD_MS: u64 = 30 * 24 * 60 * 60 * 1000;
@@ -52,18 +51,6 @@ impl Plan {
             Plan::Free => 0,
             Plan::Premium => 999,
         }
-    }
-
-    pub fn json(self) -> Value {
-        json!({
-            "id": self.id(),
-            "object": "plan",
-            "amount": self.amount(),
-            "currency": CURRENCY,
-            "interval": "month",
-            "interval_count": 1,
-            "nickname": match self { Plan::Free => "Free (30-second previews)", Plan::Premium => "Premium (whole tracks)" },
-        })
     }
 }
 
@@ -134,19 +121,6 @@ impl Subscription {
             }
             _ => Plan::Free,
         }
-    }
-
-    pub fn json(&self, now: u64) -> Value {
-        json!({
-            "id": self.id,
-            "object": "subscription",
-            "plan": self.plan.json(),
-            "status": self.status_at(now).as_str(),
-            "current_period_start": self.period_start / 1000,
-            "current_period_end": self.period_end / 1000,
-            "cancel_at_period_end": self.cancel_at_period_end,
-            "created": self.created / 1000,
-        })
     }
 }
 

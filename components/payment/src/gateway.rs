@@ -10,7 +10,7 @@
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use riff_guest::{ApiError, ApiResult};
-use serde_json::{json, Value};
+use serde_json::Value;
 use spin_sdk::http::{Method, Request, Response};
 
 /// A card the gateway refused: answered 402 in Stripe's error shape.
@@ -18,13 +18,8 @@ pub fn declined(message: &str) -> ApiError {
     ApiError::new(402, message.to_string())
 }
 
-/// Stripe's error body for a decline.
-pub fn decline_body(message: &str) -> Value {
-    json!({ "error": { "status": 402, "type": "card_error", "code": "card_declined", "decline_code": "generic_decline", "message": message } })
-}
-
 /// What is shown of a card.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Card {
     pub brand: String,
     pub last4: String,

@@ -22,17 +22,19 @@
 pub mod billing;
 pub mod gateway;
 pub mod idempotency;
+pub mod model;
 pub mod webhook;
 
 use riff_guest::model::Page;
 use riff_guest::router::{Route, Router};
 use riff_guest::{bearer_token, json_body, paging, query_pairs, ApiError, ApiResult};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 
 use billing::{period_ms, Plan, Status, Subscription, CURRENCY};
 use gateway::Gateway;
+use model::{value, DeclineBody, InvoiceObject, PaymentMethodObject, PlanObject, Plans, SubscriptionObject};
 
 mod bindings {
     wit_bindgen::generate!({
@@ -74,7 +76,7 @@ const SCHEMA: &[&str] = &[
 async fn handle(req: Request) -> Response {
     route(&req).await.unwrap_or_else(|e| {
         if e.status == 402 {
-            json_out(402, &gateway::decline_body(&e.message), false)
+            json_out(402, &value(&DeclineBody::new(&e.message)), false)
         } else {
             Response::from(e)
         }
@@ -118,7 +120,8 @@ async fn route(req: &Request) -> ApiResult<Response> {
     match endpoint {
         Endpoint::Webhook => return webhook::receive(req),
         Endpoint::Plans => {
-            return Ok(json_out(200, &json!({ "plans": [Plan::Free.json(), Plan::Premium.json()] }), false))
+            let plans = Plans { plans: vec![PlanObject::from(Plan::Free), PlanObject::from(Plan::Premium)] };
+            return Ok(json_out(200, &value(&plans), false));
         }
         _ => {}
     }
@@ -130,7 +133,7 @@ async fn route(req: &Request) -> ApiResult<Response> {
             renew_if_due(&tx, &user, &Gateway::configured()).await?;
             let sub = load_subscription(&tx, &user)?.ok_or_else(|| ApiError::not_found("no subscription"))?;
             tx.commit()?;
-            Ok(json_out(200, &sub.json(now()), false))
+            Ok(json_out(200, &value(&SubscriptionObject::at(&sub, now())), false))
         }
         Endpoint::Invoices => invoices(&user, &query_pairs(req.query())).await,
         Endpoint::Subscribe => idempotent(&user, req, Op::Subscribe(json_body(req)?)).await,
@@ -336,7 +339,7 @@ async fn subscribe(tx: &Tx, user: &str, body: &SubscribeBody, gateway: &Gateway)
         ledger(tx, user, "charge", plan.amount(), charge, at)?;
     }
     ledger(tx, user, "invoice", plan.amount(), &invoice_id, at)?;
-    Ok((201, sub.json(at)))
+    Ok((201, value(&SubscriptionObject::at(&sub, at))))
 }
 
 /// Renew a premium subscription whose period has ended (and was not cancelled): charge the
@@ -424,7 +427,7 @@ fn change(
     let current = load_subscription(tx, user)?.ok_or_else(|| ApiError::not_found("no subscription"))?;
     let next = apply(&current, at)?;
     save_subscription(tx, user, &next)?;
-    Ok((200, next.json(at)))
+    Ok((200, value(&SubscriptionObject::at(&next, at))))
 }
 
 /// This user's customer at the gateway, created (and recorded) on first need.
@@ -457,11 +460,14 @@ async fn set_payment_method(tx: &Tx, user: &str, method: &str, gateway: &Gateway
     let customer = customer(tx, user, gateway).await?;
     let card = gateway.attach(&customer, method).await?;
     save_method(tx, user, method, &card)?;
-    Ok((
-        200,
-        json!({ "id": method, "object": "payment_method", "type": "card",
-                     "card": { "brand": card.brand, "last4": card.last4 }, "gateway": gateway.name() }),
-    ))
+    let body = PaymentMethodObject {
+        card,
+        gateway: gateway.name(),
+        id: method.to_string(),
+        object: "payment_method",
+        kind: "card",
+    };
+    Ok((200, value(&body)))
 }
 
 async fn invoices(user: &str, query: &[(String, String)]) -> ApiResult<Response> {
@@ -476,22 +482,24 @@ async fn invoices(user: &str, query: &[(String, String)]) -> ApiResult<Response>
         &[text(user), int(limit as u64), int(offset as u64)],
     )?;
     tx.commit()?;
-    let items: Vec<Value> = rows
+    let items: Vec<InvoiceObject> = rows
         .rows
         .iter()
-        .map(|r| {
-            json!({
-                "id": get_text(r, 0), "object": "invoice", "subscription": get_text(r, 1),
-                "amount_due": get_int(r, 2), "amount_paid": get_int(r, 3), "currency": get_text(r, 4),
-                "status": get_text(r, 5), "created": get_int(r, 6) / 1000,
-                "period_start": get_int(r, 7) / 1000, "period_end": get_int(r, 8) / 1000,
-                "gateway": get_text(r, 9),
-            })
+        .map(|r| InvoiceObject {
+            amount_due: get_int(r, 2),
+            amount_paid: get_int(r, 3),
+            created: get_int(r, 6) / 1000,
+            currency: get_text(r, 4),
+            gateway: get_text(r, 9),
+            id: get_text(r, 0),
+            object: "invoice",
+            period_end: get_int(r, 8) / 1000,
+            period_start: get_int(r, 7) / 1000,
+            status: get_text(r, 5),
+            subscription: get_text(r, 1),
         })
         .collect();
-    let page = serde_json::to_value(Page::new("/v1/me/invoices", items, limit, offset, total))
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok(json_out(200, &page, false))
+    Ok(json_out(200, &value(&Page::new("/v1/me/invoices", items, limit, offset, total)), false))
 }
 
 /// Run a mutating request under its `Idempotency-Key` (if it has one), in one transaction.
@@ -516,8 +524,8 @@ async fn idempotent(user: &str, req: &Request, op: Op) -> ApiResult<Response> {
     // A refusal (4xx) is an answer too: stored and replayed, as Stripe does.
     let (status, body) = match perform(&tx, user, op).await {
         Ok(answer) => answer,
-        Err(e) if e.status == 402 => (402, gateway::decline_body(&e.message)),
-        Err(e) if e.status < 500 => (e.status, json!(e.body())),
+        Err(e) if e.status == 402 => (402, value(&DeclineBody::new(&e.message))),
+        Err(e) if e.status < 500 => (e.status, value(&e.body())),
         Err(e) => return Err(e),
     };
     if let Some(key) = &key {

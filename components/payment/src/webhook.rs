@@ -11,10 +11,11 @@
 
 use hmac::{Hmac, Mac};
 use riff_guest::{ApiError, ApiResult};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sha2::Sha256;
 use spin_sdk::http::{Request, Response};
 
+use crate::model::{value, Received};
 use crate::{get_text, text, Tx};
 
 /// How far a signature's timestamp may be from now.
@@ -68,7 +69,8 @@ pub fn receive(req: &Request) -> ApiResult<Response> {
     )?;
     if fresh.rows.is_empty() {
         tx.commit()?;
-        return Ok(crate::json_out(200, &json!({ "received": true, "duplicate": true }), false));
+        let body = Received { duplicate: Some(true), received: true };
+        return Ok(crate::json_out(200, &value(&body), false));
     }
     let status = match kind {
         "invoice.payment_failed" => Some(("past_due", None)),
@@ -93,7 +95,7 @@ pub fn receive(req: &Request) -> ApiResult<Response> {
         }
     }
     tx.commit()?;
-    Ok(crate::json_out(200, &json!({ "received": true }), false))
+    Ok(crate::json_out(200, &value(&Received { duplicate: None, received: true }), false))
 }
 
 #[cfg(test)]
