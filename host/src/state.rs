@@ -66,9 +66,8 @@ impl InstanceState for RequestState {
     }
 
     fn end_call(&mut self) {
-        let ended = self.sql.end_transactions();
-        if ended > 0 {
-            tracing::warn!(component = %self.component.id, "{ended} transaction(s) left open were rolled back");
+        for _ in 0..self.sql.end_transactions() {
+            tracing::warn!(component = %self.component.id, "a transaction left open was rolled back");
         }
     }
 }

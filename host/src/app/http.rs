@@ -285,7 +285,10 @@ impl App {
                 })
                 .await
         };
-        let mut task = tokio::spawn(WatchParks { inner: Box::pin(guest), parks: parks.clone() });
+        // The guest runs in its own task, in the request's span: what it and the lifecycle log
+        // (a trap, the guest's stderr) carries the request id.
+        let guest = WatchParks { inner: Box::pin(guest), parks: parks.clone() };
+        let mut task = tokio::spawn(guest.instrument(tracing::Span::current()));
         let id = runtime.id.clone();
         let counters = &component.instances.counters;
 
