@@ -125,7 +125,8 @@ fn handle(req: Request) -> Response {
 
 type Handler = fn(&Bucket, &Request) -> ApiResult;
 
-// Paths match exactly as sent (`/v1/auth/login/` is a 404), as they always have here.
+// Paths match exactly as sent (`/v1/auth/login/` is a 404), as they always have here. The first
+// route names its type so that every closure below becomes a `Handler` function pointer.
 static ROUTER: Router<Handler> = Router::new(&[
     Route::<Handler>::new(&["POST"], "/v1/auth/register", |store, req| register(store, json_body(req)?)),
     Route::new(&["POST"], "/v1/auth/login", |store, req| {
