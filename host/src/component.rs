@@ -41,7 +41,7 @@ pub struct LoadedComponent {
     /// components do not).
     pub proxy: Option<ProxyIndices>,
     /// Its `riff:platform/queue-handler`, when it exports one.
-    pub subscriber: Option<crate::trigger::queue::SubscriberIndices>,
+    pub subscriber: Option<riff_trigger_queue::SubscriberIndices>,
     /// SHA-256 of the `.wasm`, hex.
     pub version: String,
     pub origin: Origin,

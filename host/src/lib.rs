@@ -8,12 +8,12 @@
 //! their own (see README's Layout): `riff-manifest` (the spin.toml model), `riff-core` (engine,
 //! instance lifecycle), one crate per capability (`riff-key-value`, `riff-sql`,
 //! `riff-messaging`, `riff-variables`, `riff-outbound-http`) and `riff-runtime-config` (which
-//! backend serves each store). Here, one idea per module, lower ones first:
+//! backend serves each store), and the triggers `riff-trigger-http` (the server, calling the app
+//! through `HttpHandler`) and `riff-trigger-queue` (the dispatcher, through `Subscriber`). Here, one idea per module, lower ones first:
 //!
 //! * [`runtime`]: a component's grants and limits, one field per capability;
 //! * [`state`]: the store data of one instance, lending each capability its view;
 //! * [`capabilities`]: the one place the capabilities are added to the linker, and typed calls;
-//! * [`trigger`]: the HTTP server and the queue dispatcher, calling up through traits;
 //! * [`component`]: a loaded, pre-instantiated component version; [`loader`] makes them;
 //! * [`app`]: the live set, implementing the triggers' traits through one instance lifecycle;
 //! * [`reload`]: swap, roll back, apply a changed manifest (admin API, file watcher);
@@ -21,14 +21,14 @@
 //!
 //! ```no_run
 //! # async fn run() -> anyhow::Result<()> {
-//! use riff::{app::{App, AppOptions}, manifest, trigger};
+//! use riff::{app::{App, AppOptions}, manifest};
 //!
 //! let manifest = manifest::load("spin.toml".as_ref())?;
 //! let options = AppOptions { state_dir: ".riff".into(), runtime_config: None, cache_dir: None };
 //! let app = App::load(&manifest, &options).await?;
-//! let listener = trigger::http::bind("127.0.0.1:3000".parse()?, "--listen").await?;
-//! let options = trigger::http::ServerOptions::default();
-//! trigger::http::serve(app, listener, options, std::future::pending()).await
+//! let listener = riff_trigger_http::bind("127.0.0.1:3000".parse()?, "--listen").await?;
+//! let options = riff_trigger_http::ServerOptions::default();
+//! riff_trigger_http::serve(app, listener, options, std::future::pending()).await
 //! # }
 //! ```
 
@@ -40,7 +40,6 @@ pub mod loader;
 pub mod reload;
 pub mod runtime;
 pub mod state;
-pub mod trigger;
 
 /// The manifest model (the `riff-manifest` crate), re-exported for the binary and benchmarks.
 pub use riff_manifest as manifest;

@@ -23,7 +23,7 @@ use crate::capabilities::{
 use crate::component::{LoadedComponent, Origin, Snapshot};
 use crate::runtime::ComponentRuntime;
 use crate::state::RequestState;
-use crate::trigger::queue::SubscriberIndices;
+use riff_trigger_queue::SubscriberIndices;
 use riff_core::engine::{LoadedArtifact, RiffEngine};
 use riff_core::warm::WarmPool;
 use riff_core::Instances;

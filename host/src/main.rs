@@ -11,7 +11,7 @@ use tracing_subscriber::EnvFilter;
 
 use riff::app::{App, AppOptions};
 use riff::reload::client::{short_version, AdminClient};
-use riff::{builder, manifest, reload, trigger};
+use riff::{builder, manifest, reload};
 
 // The per-request path allocates many small short-lived objects (stores, resource tables,
 // headers); mimalloc's thread-local free lists serve them faster than glibc's malloc.
@@ -176,16 +176,16 @@ fn up(args: UpArgs) -> Result<()> {
         };
         let started = std::time::Instant::now();
         let app = App::load(&manifest, &options).await?;
-        let server_options = trigger::http::ServerOptions {
+        let server_options = riff_trigger_http::ServerOptions {
             header_timeout: args.header_timeout,
             body_timeout: args.body_timeout,
             max_connections: args.max_connections as usize,
             shutdown_timeout: args.shutdown_timeout,
-            trusted_proxies: trigger::client_addr::TrustedProxies::parse(&args.trusted_proxy)
+            trusted_proxies: riff_trigger_http::client_addr::TrustedProxies::parse(&args.trusted_proxy)
                 .map_err(|e| anyhow::anyhow!("--trusted-proxy: {e}"))?,
             cors_allowed_origins: manifest.riff.cors_allowed_origins.clone(),
         };
-        let listener = trigger::http::bind(args.listen, "--listen").await?;
+        let listener = riff_trigger_http::bind(args.listen, "--listen").await?;
         let addr = listener.local_addr().context("reading the listen address")?;
         if !args.no_admin {
             let (token, token_file) = reload::admin::token_for(
@@ -194,7 +194,7 @@ fn up(args: UpArgs) -> Result<()> {
                 std::env::var(reload::admin::TOKEN_ENV).ok(),
             )?;
             let admin =
-                trigger::http::bind(args.admin_listen, "--admin-listen").await.context("admin API")?;
+                riff_trigger_http::bind(args.admin_listen, "--admin-listen").await.context("admin API")?;
             let admin_addr = admin.local_addr().context("reading the admin address")?;
             match token_file {
                 Some(file) => {
@@ -229,7 +229,7 @@ fn up(args: UpArgs) -> Result<()> {
                 humantime::format_duration(drain)
             );
         };
-        trigger::http::serve(app, listener, server_options, shutdown).await?;
+        riff_trigger_http::serve(app, listener, server_options, shutdown).await?;
         eprintln!("Stopped");
         Ok(())
     })

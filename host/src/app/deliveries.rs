@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use riff_messaging::{Delivery, Subscription};
 
 use super::App;
-use crate::trigger::queue::{Message, Subscriber};
+use riff_trigger_queue::{Message, Subscriber};
 
 impl Subscriber for App {
     fn deliver<'a>(

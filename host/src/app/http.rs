@@ -23,9 +23,9 @@ use wasmtime_wasi_http::WasiHttpView;
 
 use super::{fresh_store, App, LoadedComponent};
 use crate::state::RequestState;
-use crate::trigger::http::HttpHandler;
-use crate::trigger::limits;
-use crate::trigger::responses::{closing, json_error, text_response};
+use riff_trigger_http::HttpHandler;
+use riff_trigger_http::limits;
+use riff_trigger_http::responses::{closing, json_error, text_response};
 
 /// How a request reached a component, for Spin's `spin-*` headers.
 struct RouteInfo {
@@ -51,7 +51,7 @@ impl App {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         // Formatted only when a log line is written (no allocation per request otherwise).
-        let request_id = RequestIdField(req.headers().get(crate::trigger::http::REQUEST_ID).cloned());
+        let request_id = RequestIdField(req.headers().get(riff_trigger_http::REQUEST_ID).cloned());
         let span = tracing::info_span!("request", id = %request_id);
         self.handle_public(req, client).instrument(span).await
     }
@@ -309,7 +309,7 @@ impl App {
                             if let Ok(Err(e)) = result {
                                 tracing::warn!(component = %id, "failed after sending its response: {e}");
                             }
-                            return Ok(crate::trigger::body::settle(response));
+                            return Ok(riff_trigger_http::body::settle(response));
                         }
                         _ = parked => {}
                     }

@@ -3,7 +3,7 @@
 //! it, so replacing the set never disturbs requests in flight.
 //!
 //! The app implements the traits its lower layers call upward through: the HTTP trigger's
-//! [`HttpHandler`](crate::trigger::http::HttpHandler) and in-process HTTP ([`http`]), typed
+//! [`HttpHandler`](riff_trigger_http::HttpHandler) and in-process HTTP ([`http`]), typed
 //! calls ([`calls`]) and queue deliveries ([`deliveries`]) — each an [`Instances::invoke`] of
 //! the component's current version.
 
@@ -32,7 +32,7 @@ pub use crate::loader::AppOptions;
 use crate::loader::Loader;
 pub use crate::runtime::ComponentRuntime;
 use crate::state::RequestState;
-pub use crate::trigger::responses::{full_body, json_error};
+pub use riff_trigger_http::responses::{full_body, json_error};
 pub use http::HEALTH_PATH;
 
 /// A running application.
@@ -45,7 +45,7 @@ pub struct App {
     pub(crate) reload: tokio::sync::Mutex<ReloadState>,
     /// The durable message queue and the tasks delivering from it.
     pub(crate) queue: Arc<dyn QueueBackend>,
-    pub(crate) dispatcher: crate::trigger::queue::Dispatcher,
+    pub(crate) dispatcher: riff_trigger_queue::Dispatcher,
 }
 
 /// What changes to the component set need besides the running snapshot; guarded by [`App`]'s

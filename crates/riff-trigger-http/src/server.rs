@@ -12,13 +12,13 @@
 //!   keep-alive timeout (slowloris connections and forgotten keep-alives both end there);
 //! * tower-http's body timeout: a body that stops arriving for [`ServerOptions::body_timeout`]
 //!   fails (408);
-//! * request ids (`x-request-id`, [`super::request_id`]): every response carries one, and the
+//! * request ids (`x-request-id`, [`crate::request_id`]): every response carries one, and the
 //!   host's log lines about that request name it;
 //! * CORS (tower-http), when the manifest lists allowed origins: preflights are answered here;
 //! * graceful shutdown: stop accepting, let requests in flight finish up to
 //!   [`ServerOptions::shutdown_timeout`], then return.
 //!
-//! Routing, per-component body limits and the store per request are the handler's (`crate::app`).
+//! Routing, per-component body limits and the store per request are the handler's (the app).
 
 use std::convert::Infallible;
 use std::future::Future;

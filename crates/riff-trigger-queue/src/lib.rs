@@ -1,3 +1,5 @@
+//! # riff-trigger-queue
+//!
 //! The queue trigger: delivers messages from the durable queue to the components that
 //! `[[trigger.queue]]` subscribes, through their `riff:platform/queue-handler` export.
 //!
@@ -19,7 +21,7 @@ use riff_messaging::{Delivery, QueueBackend, Subscription};
 /// Guest bindings of `riff:platform/queue-handler`, the export a subscriber implements.
 pub mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit/platform",
+        path: "../../wit/platform",
         world: "riff:platform/subscriber",
         exports: { default: async },
     });

@@ -123,7 +123,7 @@ mod tests {
 
     #[test]
     fn a_finished_body_gets_a_content_length() {
-        let response = Response::new(crate::trigger::responses::full_body("hello"));
+        let response = Response::new(crate::responses::full_body("hello"));
         assert_eq!(collect(settle(response)), (Some("5".into()), Bytes::from("hello")));
     }
 
