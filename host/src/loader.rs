@@ -23,7 +23,6 @@ use crate::capabilities::{
 use crate::component::{LoadedComponent, Origin, Snapshot};
 use crate::runtime::ComponentRuntime;
 use crate::state::RequestState;
-use riff_trigger_queue::SubscriberIndices;
 use riff_core::engine::{LoadedArtifact, RiffEngine};
 use riff_core::warm::WarmPool;
 use riff_core::Instances;
@@ -37,6 +36,7 @@ use riff_outbound_http::AllowList;
 use riff_runtime_config::RuntimeConfig;
 use riff_sql::host::SqlGrants;
 use riff_sql::SqlBackend;
+use riff_trigger_queue::SubscriberIndices;
 use riff_variables::AppVariables;
 
 /// Where an app keeps its state and how it is configured.

@@ -23,9 +23,9 @@ use wasmtime_wasi_http::WasiHttpView;
 
 use super::{fresh_store, App, LoadedComponent};
 use crate::state::RequestState;
-use riff_trigger_http::HttpHandler;
 use riff_trigger_http::limits;
 use riff_trigger_http::responses::{closing, json_error, text_response};
+use riff_trigger_http::HttpHandler;
 
 /// How a request reached a component, for Spin's `spin-*` headers.
 struct RouteInfo {
@@ -288,7 +288,9 @@ impl App {
         // The guest runs in its own task, in the request's span: what it and the lifecycle log
         // (a trap, the guest's stderr) carries the request id.
         let guest = WatchParks { inner: Box::pin(guest), parks: parks.clone() };
-        let mut task = tokio::spawn(guest.instrument(tracing::Span::current()));
+        let span = tracing::Span::current();
+        let mut task =
+            if span.is_disabled() { tokio::spawn(guest) } else { tokio::spawn(guest.instrument(span)) };
         let id = runtime.id.clone();
         let counters = &component.instances.counters;
 

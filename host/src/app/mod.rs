@@ -32,8 +32,8 @@ pub use crate::loader::AppOptions;
 use crate::loader::Loader;
 pub use crate::runtime::ComponentRuntime;
 use crate::state::RequestState;
-pub use riff_trigger_http::responses::{full_body, json_error};
 pub use http::HEALTH_PATH;
+pub use riff_trigger_http::responses::{full_body, json_error};
 
 /// A running application.
 pub struct App {
