@@ -161,44 +161,35 @@ impl RuntimeConfig {
         default_path: PathBuf,
     ) -> Result<Arc<dyn KeyValueBackend>> {
         let context = StoreContext { label: label.to_string(), default_path, config_dir: self.dir.clone() };
-        match self.key_value_stores.get(label) {
-            Some(entry) => self
-                .registry
-                .make_key_value(&entry.kind, entry.settings.clone(), &context)
-                .await
-                .with_context(|| entry.at.clone()),
-            None => self.registry.make_key_value("spin", toml::Table::new(), &context).await,
-        }
+        open(&self.registry.key_value, self.key_value_stores.get(label), &context).await
     }
 
     /// Open database `label` with its configured backend, or the embedded one at `default_path`.
     pub async fn database(&self, label: &str, default_path: PathBuf) -> Result<Arc<dyn SqlBackend>> {
         let context =
             DatabaseContext { label: label.to_string(), default_path, config_dir: self.dir.clone() };
-        match self.sqlite_databases.get(label) {
-            Some(entry) => self
-                .registry
-                .make_database(&entry.kind, entry.settings.clone(), &context)
-                .await
-                .with_context(|| entry.at.clone()),
-            None => self.registry.make_database("spin", toml::Table::new(), &context).await,
-        }
+        open(&self.registry.sql, self.sqlite_databases.get(label), &context).await
     }
-}
 
-impl RuntimeConfig {
     /// Open the app's message queue with its configured backend, or the embedded one at
     /// `default_path`.
     pub async fn queue(&self, default_path: PathBuf) -> Result<Arc<dyn QueueBackend>> {
         let context = QueueContext { default_path, config_dir: self.dir.clone() };
-        match &self.queue {
-            Some(entry) => self
-                .registry
-                .make_queue(&entry.kind, entry.settings.clone(), &context)
-                .await
-                .with_context(|| entry.at.clone()),
-            None => self.registry.make_queue("spin", toml::Table::new(), &context).await,
+        open(&self.registry.queue, self.queue.as_ref(), &context).await
+    }
+}
+
+/// The backend `entry` configures, or the embedded one (`type = "spin"`) when there is no entry.
+async fn open<B: ?Sized, C>(
+    makers: &registry::Makers<B, C>,
+    entry: Option<&Entry>,
+    context: &C,
+) -> Result<Arc<B>> {
+    match entry {
+        Some(entry) => {
+            makers.make(&entry.kind, entry.settings.clone(), context).await.with_context(|| entry.at.clone())
         }
+        None => makers.make("spin", toml::Table::new(), context).await,
     }
 }
 

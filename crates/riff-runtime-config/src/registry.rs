@@ -1,9 +1,13 @@
 //! The backend registry: runtime-config `type` → the capability crate's maker.
+//!
+//! Each capability has its own maker trait (`MakeKeyValueStore`, `MakeSqlDatabase`,
+//! `MakeQueue`) with its own `Config` section type; [`AnyMaker`] erases that type so a section's
+//! TOML table can be checked and turned into a backend by `type` alone.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{anyhow, Result};
 use futures::future::BoxFuture;
 use riff_key_value::{KeyValueBackend, MakeKeyValueStore, StoreContext};
 use riff_messaging::{MakeQueue, QueueBackend, QueueContext};
@@ -15,9 +19,9 @@ pub(crate) const QUEUE: &str = "queue";
 
 /// Every backend type this build offers, per capability.
 pub struct Registry {
-    key_value: BTreeMap<&'static str, Arc<dyn AnyKeyValueMaker>>,
-    sql: BTreeMap<&'static str, Arc<dyn AnySqlMaker>>,
-    queue: BTreeMap<&'static str, Arc<dyn AnyQueueMaker>>,
+    pub(crate) key_value: Makers<dyn KeyValueBackend, StoreContext>,
+    pub(crate) sql: Makers<dyn SqlBackend, DatabaseContext>,
+    pub(crate) queue: Makers<dyn QueueBackend, QueueContext>,
 }
 
 impl Default for Registry {
@@ -34,40 +38,63 @@ impl Default for Registry {
 impl Registry {
     /// A registry with no backends (tests, embedders that pick their own).
     pub fn empty() -> Self {
-        Self { key_value: BTreeMap::new(), sql: BTreeMap::new(), queue: BTreeMap::new() }
+        Self { key_value: Makers::default(), sql: Makers::default(), queue: Makers::default() }
     }
 
     /// Offer a key-value backend under its `TYPES`.
     pub fn key_value<M: MakeKeyValueStore>(&mut self, maker: M) {
-        let maker: Arc<dyn AnyKeyValueMaker> = Arc::new(maker);
-        for kind in M::TYPES {
-            self.key_value.insert(kind, maker.clone());
-        }
+        self.key_value.insert(M::TYPES, Arc::new(maker));
     }
 
     /// Offer a SQL backend under its `TYPES`.
     pub fn sql<M: MakeSqlDatabase>(&mut self, maker: M) {
-        let maker: Arc<dyn AnySqlMaker> = Arc::new(maker);
-        for kind in M::TYPES {
-            self.sql.insert(kind, maker.clone());
-        }
+        self.sql.insert(M::TYPES, Arc::new(maker));
     }
 
     /// Offer a queue backend under its `TYPES`.
     pub fn queue<M: MakeQueue>(&mut self, maker: M) {
-        let maker: Arc<dyn AnyQueueMaker> = Arc::new(maker);
-        for kind in M::TYPES {
-            self.queue.insert(kind, maker.clone());
-        }
+        self.queue.insert(M::TYPES, Arc::new(maker));
     }
 
     /// The types available in `section`, quoted, for error messages.
     pub(crate) fn types(&self, section: &str) -> String {
-        let kinds: Vec<String> = match section {
-            KEY_VALUE => self.key_value.keys().map(|k| format!("{k:?}")).collect(),
-            QUEUE => self.queue.keys().map(|k| format!("{k:?}")).collect(),
-            _ => self.sql.keys().map(|k| format!("{k:?}")).collect(),
-        };
+        match section {
+            KEY_VALUE => self.key_value.types(),
+            QUEUE => self.queue.types(),
+            _ => self.sql.types(),
+        }
+    }
+
+    /// Check that `kind` exists in `section` and takes `settings`.
+    pub(crate) fn check(&self, section: &str, kind: &str, settings: &toml::Table) -> Result<(), String> {
+        match section {
+            KEY_VALUE => self.key_value.check(kind, settings),
+            QUEUE => self.queue.check(kind, settings),
+            _ => self.sql.check(kind, settings),
+        }
+    }
+}
+
+/// One capability's makers by `type`: `B` is its backend trait, `C` what a maker is given.
+pub(crate) struct Makers<B: ?Sized, C> {
+    by_type: BTreeMap<&'static str, Arc<dyn AnyMaker<B, C>>>,
+}
+
+impl<B: ?Sized, C> Default for Makers<B, C> {
+    fn default() -> Self {
+        Self { by_type: BTreeMap::new() }
+    }
+}
+
+impl<B: ?Sized, C> Makers<B, C> {
+    fn insert(&mut self, types: &[&'static str], maker: Arc<dyn AnyMaker<B, C>>) {
+        for kind in types {
+            self.by_type.insert(kind, maker.clone());
+        }
+    }
+
+    fn types(&self) -> String {
+        let kinds: Vec<String> = self.by_type.keys().map(|k| format!("{k:?}")).collect();
         if kinds.is_empty() {
             "none".into()
         } else {
@@ -75,133 +102,45 @@ impl Registry {
         }
     }
 
-    /// Check that `kind` exists in `section` and takes `settings`.
-    pub(crate) fn check(&self, section: &str, kind: &str, settings: &toml::Table) -> Result<(), String> {
-        let unknown = || format!("unknown type {kind:?} (available: {})", self.types(section));
-        match section {
-            KEY_VALUE => self.key_value.get(kind).ok_or_else(unknown)?.check(settings.clone()),
-            QUEUE => self.queue.get(kind).ok_or_else(unknown)?.check(settings.clone()),
-            _ => self.sql.get(kind).ok_or_else(unknown)?.check(settings.clone()),
+    fn get(&self, kind: &str) -> Result<&Arc<dyn AnyMaker<B, C>>, String> {
+        self.by_type.get(kind).ok_or_else(|| format!("unknown type {kind:?} (available: {})", self.types()))
+    }
+
+    fn check(&self, kind: &str, settings: &toml::Table) -> Result<(), String> {
+        self.get(kind)?.check(settings.clone())
+    }
+
+    /// A backend of type `kind` made from its section's `settings`.
+    pub(crate) async fn make(&self, kind: &str, settings: toml::Table, context: &C) -> Result<Arc<B>> {
+        self.get(kind).map_err(|e| anyhow!(e))?.make(settings, context).await
+    }
+}
+
+/// A maker with its `Config` type erased: settings arrive as the section's TOML table.
+pub(crate) trait AnyMaker<B: ?Sized, C>: Send + Sync {
+    fn check(&self, settings: toml::Table) -> Result<(), String>;
+    fn make<'a>(&'a self, settings: toml::Table, context: &'a C) -> BoxFuture<'a, Result<Arc<B>>>;
+}
+
+/// `AnyMaker` for every maker of one capability's maker trait (`$make`, whose method is `$method`).
+macro_rules! erase_config {
+    ($make:ident, $method:ident, $backend:ty, $context:ty) => {
+        impl<M: $make> AnyMaker<$backend, $context> for M {
+            fn check(&self, settings: toml::Table) -> Result<(), String> {
+                settings.try_into::<M::Config>().map(|_| ()).map_err(|e| e.message().trim().to_string())
+            }
+
+            fn make<'a>(
+                &'a self,
+                settings: toml::Table,
+                context: &'a $context,
+            ) -> BoxFuture<'a, Result<Arc<$backend>>> {
+                Box::pin(async move { self.$method(settings.try_into::<M::Config>()?, context).await })
+            }
         }
-    }
-
-    pub(crate) async fn make_key_value(
-        &self,
-        kind: &str,
-        settings: toml::Table,
-        context: &StoreContext,
-    ) -> Result<Arc<dyn KeyValueBackend>> {
-        let maker = self
-            .key_value
-            .get(kind)
-            .ok_or_else(|| anyhow::anyhow!("unknown type {kind:?} (available: {})", self.types(KEY_VALUE)))?;
-        maker.make(settings, context).await
-    }
-
-    pub(crate) async fn make_queue(
-        &self,
-        kind: &str,
-        settings: toml::Table,
-        context: &QueueContext,
-    ) -> Result<Arc<dyn QueueBackend>> {
-        let maker = self
-            .queue
-            .get(kind)
-            .ok_or_else(|| anyhow::anyhow!("unknown type {kind:?} (available: {})", self.types(QUEUE)))?;
-        maker.make(settings, context).await
-    }
-
-    pub(crate) async fn make_database(
-        &self,
-        kind: &str,
-        settings: toml::Table,
-        context: &DatabaseContext,
-    ) -> Result<Arc<dyn SqlBackend>> {
-        let maker = self
-            .sql
-            .get(kind)
-            .ok_or_else(|| anyhow::anyhow!("unknown type {kind:?} (available: {})", self.types(SQL)))?;
-        maker.make(settings, context).await
-    }
+    };
 }
 
-/// A queue maker with its `Config` type erased.
-pub(crate) trait AnyQueueMaker: Send + Sync {
-    fn check(&self, settings: toml::Table) -> Result<(), String>;
-    fn make<'a>(
-        &'a self,
-        settings: toml::Table,
-        context: &'a QueueContext,
-    ) -> BoxFuture<'a, Result<Arc<dyn QueueBackend>>>;
-}
-
-impl<M: MakeQueue> AnyQueueMaker for M {
-    fn check(&self, settings: toml::Table) -> Result<(), String> {
-        settings.try_into::<M::Config>().map(|_| ()).map_err(|e| e.message().trim().to_string())
-    }
-
-    fn make<'a>(
-        &'a self,
-        settings: toml::Table,
-        context: &'a QueueContext,
-    ) -> BoxFuture<'a, Result<Arc<dyn QueueBackend>>> {
-        Box::pin(async move {
-            let config = settings.try_into::<M::Config>()?;
-            self.make_queue(config, context).await
-        })
-    }
-}
-
-/// A key-value maker with its `Config` type erased: settings arrive as a TOML table.
-pub(crate) trait AnyKeyValueMaker: Send + Sync {
-    fn check(&self, settings: toml::Table) -> Result<(), String>;
-    fn make<'a>(
-        &'a self,
-        settings: toml::Table,
-        context: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<Arc<dyn KeyValueBackend>>>;
-}
-
-impl<M: MakeKeyValueStore> AnyKeyValueMaker for M {
-    fn check(&self, settings: toml::Table) -> Result<(), String> {
-        settings.try_into::<M::Config>().map(|_| ()).map_err(|e| e.message().trim().to_string())
-    }
-
-    fn make<'a>(
-        &'a self,
-        settings: toml::Table,
-        context: &'a StoreContext,
-    ) -> BoxFuture<'a, Result<Arc<dyn KeyValueBackend>>> {
-        Box::pin(async move {
-            let config = settings.try_into::<M::Config>()?;
-            self.make_store(config, context).await
-        })
-    }
-}
-
-/// A SQL maker with its `Config` type erased.
-pub(crate) trait AnySqlMaker: Send + Sync {
-    fn check(&self, settings: toml::Table) -> Result<(), String>;
-    fn make<'a>(
-        &'a self,
-        settings: toml::Table,
-        context: &'a DatabaseContext,
-    ) -> BoxFuture<'a, Result<Arc<dyn SqlBackend>>>;
-}
-
-impl<M: MakeSqlDatabase> AnySqlMaker for M {
-    fn check(&self, settings: toml::Table) -> Result<(), String> {
-        settings.try_into::<M::Config>().map(|_| ()).map_err(|e| e.message().trim().to_string())
-    }
-
-    fn make<'a>(
-        &'a self,
-        settings: toml::Table,
-        context: &'a DatabaseContext,
-    ) -> BoxFuture<'a, Result<Arc<dyn SqlBackend>>> {
-        Box::pin(async move {
-            let config = settings.try_into::<M::Config>()?;
-            self.make_database(config, context).await
-        })
-    }
-}
+erase_config!(MakeKeyValueStore, make_store, dyn KeyValueBackend, StoreContext);
+erase_config!(MakeSqlDatabase, make_database, dyn SqlBackend, DatabaseContext);
+erase_config!(MakeQueue, make_queue, dyn QueueBackend, QueueContext);
