@@ -1,5 +1,7 @@
-//! Host capabilities, one module each. Every module is the single place that implements its WIT
-//! imports and owns its backends; [`add_to_linker`] is the one place they are wired in.
+//! The capabilities wired together: each is a crate of its own (`riff-key-value`, `riff-sql`,
+//! `riff-messaging`, `riff-variables`, `riff-outbound-http`) that implements its WIT imports and
+//! owns its backends; [`add_to_linker`] is the one place they are added to the linker. Typed calls
+//! between components ([`services`]) link against this crate's store type, so they live here.
 //!
 //! Nothing is granted by default: each capability checks the calling component's grants (from
 //! `spin.toml`) on every open or request.

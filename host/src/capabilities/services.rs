@@ -331,11 +331,9 @@ pub async fn call_export(
     func.call_async(&mut *store, params, results).await
 }
 
+/// The first line of a call's error: the lifecycle has already named a trap (`wasm trap: ...`).
 fn first_line(e: &wasmtime::Error) -> String {
-    match e.downcast_ref::<wasmtime::Trap>() {
-        Some(trap) => format!("wasm trap: {trap}"),
-        None => e.to_string().lines().next().unwrap_or_default().to_string(),
-    }
+    e.to_string().lines().next().unwrap_or_default().to_string()
 }
 
 #[cfg(test)]
