@@ -8,13 +8,15 @@
 //! * [`warm`]: pools of warm instances, per component version;
 //! * [`limits`]: the store's resource limiter;
 //! * [`stdio`]: guest stdout/stderr into the host log;
-//! * [`sqlite`]: how the embedded SQLite backends open their files.
+//! * [`sqlite`]: how the embedded SQLite backends open their files;
+//! * [`servers`]: the loopback servers shared backends' tests run against, and skipping without them.
 //!
 //! Capabilities sit above this crate (one crate each), the app and its triggers above those.
 
 pub mod engine;
 pub mod invoke;
 pub mod limits;
+pub mod servers;
 pub mod sqlite;
 pub mod state;
 pub mod stdio;
