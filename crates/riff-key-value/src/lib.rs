@@ -7,6 +7,7 @@
 //! * [`host`]: grants, the per-store view, [`host::add_to_linker`]. The WASI interface is the
 //!   newest, so the operations are written once against it and Spin's older interface delegates.
 //! * [`sqlite`]: the embedded backend (a SQLite file plus an in-memory mirror).
+//! * [`redis`]: the shared backend (a Redis server), for replicas that share state.
 //! * [`conformance`]: the suite every backend must pass; a new backend is accepted when it does.
 //!
 //! A backend is picked per store label by the runtime config's `type` (see `riff-runtime-config`):
@@ -15,6 +16,7 @@
 
 pub mod conformance;
 pub mod host;
+pub mod redis;
 pub mod sqlite;
 
 use std::path::PathBuf;
