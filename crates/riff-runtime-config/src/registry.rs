@@ -29,7 +29,9 @@ impl Default for Registry {
     fn default() -> Self {
         let mut registry = Registry::empty();
         registry.key_value(riff_key_value::sqlite::MakeSqliteKeyValue);
+        registry.key_value(riff_key_value::redis::MakeRedisKeyValue);
         registry.sql(riff_sql::sqlite::MakeSqliteDatabase);
+        registry.sql(riff_sql::postgres::MakePostgresDatabase);
         registry.queue(riff_messaging::sqlite::MakeSqliteQueue);
         registry
     }

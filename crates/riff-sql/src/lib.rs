@@ -7,13 +7,17 @@
 //!
 //! * [`host`]: grants, per-instance state (open transactions), the view, `add_to_linker`;
 //! * [`sqlite`]: the embedded backend (one SQLite file per label, WAL mode);
+//! * [`postgres`]: the backend replicas share (one PostgreSQL schema per label), running the
+//!   components' SQLite-flavoured statements through [`dialect`], the documented portable subset;
 //! * [`conformance`]: the suite every backend must pass.
 //!
 //! Errors are typed ([`SqlError`]) from the driver's error kinds and codes, never from message
 //! text, so the interfaces can tell a conflict (retry) from a broken statement.
 
 pub mod conformance;
+pub mod dialect;
 pub mod host;
+pub mod postgres;
 pub mod sqlite;
 
 use std::path::PathBuf;
