@@ -13,10 +13,12 @@
 //!
 //! * [`host`]: the publish interface, a component's grants, `add_to_linker`;
 //! * [`sqlite`]: the embedded queue, a SQLite file under the state directory;
+//! * [`nats`]: the queue on a NATS JetStream server, shared by an app's replicas;
 //! * [`conformance`]: the suite every queue backend must pass.
 
 pub mod conformance;
 pub mod host;
+pub mod nats;
 pub mod sqlite;
 
 use std::path::PathBuf;
