@@ -10,6 +10,7 @@ mod auth;
 mod capabilities;
 mod catalog;
 mod chinook;
+mod cluster;
 mod faults;
 mod front_door;
 mod hot_reload;

@@ -36,6 +36,7 @@ pub mod app;
 pub mod builder;
 pub mod capabilities;
 pub mod component;
+pub mod deployments;
 pub mod loader;
 pub mod reload;
 pub mod runtime;

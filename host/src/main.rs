@@ -176,6 +176,7 @@ fn up(args: UpArgs) -> Result<()> {
         };
         let started = std::time::Instant::now();
         let app = App::load(&manifest, &options).await?;
+        reload::cluster::start(&app).await?;
         let server_options = riff_trigger_http::ServerOptions {
             header_timeout: args.header_timeout,
             body_timeout: args.body_timeout,

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod backends;
 mod crypto;
 mod listener;
 mod wait;
@@ -87,6 +88,13 @@ fn riff_command(dir: &Path, extra: &[&str]) -> Command {
         .args(extra);
     if !extra.contains(&"--admin-listen") {
         cmd.args(["--admin-listen", "127.0.0.1:0"]);
+    }
+    if backends::shared_mode() && !extra.contains(&"--runtime-config-file") {
+        let manifest = std::fs::read_to_string(dir.join("spin.toml")).unwrap_or_default();
+        let test = std::thread::current().name().unwrap_or("integration").to_string();
+        if let Some(config) = backends::write_runtime_config(dir, &manifest, &test) {
+            cmd.arg("--runtime-config-file").arg(config);
+        }
     }
     cmd.env("RIFF_LOG", "info").env("RIFF_ADMIN_TOKEN", ADMIN_TOKEN);
     cmd

@@ -14,7 +14,14 @@
 //!
 //! [queue]                  # riff's own: the durable message queue
 //! type = "spin"
+//!
+//! [deployments]            # riff's own: where `riff deploy` records what every replica serves
+//! type = "redis"           # any key-value type
+//! url = "redis://127.0.0.1:6379"
 //! ```
+//!
+//! Server backends for replicas: `type = "postgres"` (SQL), `"redis"` (key-value, deployments)
+//! and `"nats"` (queue); see the README's "Running a cluster".
 //!
 //! Labels not listed (and a missing `[queue]`) get the embedded backend with a file under the
 //! state directory.
@@ -23,7 +30,7 @@
 //! maker (`MakeKeyValueStore`, `MakeSqlDatabase`), as Spin's runtime-config crate does. The whole
 //! file is checked when it is loaded — every section's `type` is known and its keys are the
 //! ones that backend takes — so a mistake is reported once, at start-up, as
-//! `runtime-config.toml:7: [key_value_store.cache]: unknown type "memcached" (available: "spin", "sqlite")`.
+//! `runtime-config.toml:7: [key_value_store.cache]: unknown type "memcached" (available: "redis", "spin", "sqlite")`.
 //!
 //! ## Adding a backend
 //!
@@ -60,6 +67,7 @@ pub struct RuntimeConfig {
     key_value_stores: BTreeMap<String, Entry>,
     sqlite_databases: BTreeMap<String, Entry>,
     queue: Option<Entry>,
+    deployments: Option<Entry>,
     /// Relative paths in the file are relative to its directory.
     dir: PathBuf,
     registry: Arc<Registry>,
@@ -71,6 +79,7 @@ impl std::fmt::Debug for RuntimeConfig {
             .field("key_value_stores", &self.key_value_stores)
             .field("sqlite_databases", &self.sqlite_databases)
             .field("queue", &self.queue)
+            .field("deployments", &self.deployments)
             .field("dir", &self.dir)
             .finish_non_exhaustive()
     }
@@ -82,6 +91,7 @@ impl Default for RuntimeConfig {
             key_value_stores: BTreeMap::new(),
             sqlite_databases: BTreeMap::new(),
             queue: None,
+            deployments: None,
             dir: PathBuf::from("."),
             registry: Arc::new(Registry::default()),
         }
@@ -96,6 +106,7 @@ struct Raw {
     #[serde(default)]
     sqlite_database: BTreeMap<String, toml::Spanned<toml::Table>>,
     queue: Option<toml::Spanned<toml::Table>>,
+    deployments: Option<toml::Spanned<toml::Table>>,
 }
 
 impl RuntimeConfig {
@@ -140,8 +151,12 @@ impl RuntimeConfig {
         let key_value_stores = sections(registry::KEY_VALUE, raw.key_value_store)?;
         let sqlite_databases = sections(registry::SQL, raw.sqlite_database)?;
         let queue = raw.queue.map(|table| entry(registry::QUEUE, "queue".into(), table)).transpose()?;
+        let deployments = raw
+            .deployments
+            .map(|table| entry(registry::KEY_VALUE, "deployments".into(), table))
+            .transpose()?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
-        Ok(Self { key_value_stores, sqlite_databases, queue, dir, registry })
+        Ok(Self { key_value_stores, sqlite_databases, queue, deployments, dir, registry })
     }
 
     /// The labels the file configures, whether or not a component uses them.
@@ -176,6 +191,17 @@ impl RuntimeConfig {
     pub async fn queue(&self, default_path: PathBuf) -> Result<Arc<dyn QueueBackend>> {
         let context = QueueContext { default_path, config_dir: self.dir.clone() };
         open(&self.registry.queue, self.queue.as_ref(), &context).await
+    }
+}
+
+impl RuntimeConfig {
+    /// The store where cluster-wide deploys are recorded (`[deployments]`), if configured.
+    /// Without one, an upload changes only the replica it was sent to, until it restarts.
+    pub async fn deployments(&self, default_path: PathBuf) -> Result<Option<Arc<dyn KeyValueBackend>>> {
+        let Some(entry) = &self.deployments else { return Ok(None) };
+        let context =
+            StoreContext { label: "deployments".into(), default_path, config_dir: self.dir.clone() };
+        open(&self.registry.key_value, Some(entry), &context).await.map(Some)
     }
 }
 
@@ -222,7 +248,7 @@ mod tests {
         let e = parse("\n\n[key_value_store.x]\ntype = \"memcached\"\n").unwrap_err().to_string();
         assert_eq!(
             e,
-            "/cfg/runtime-config.toml:3: [key_value_store.x]: unknown type \"memcached\" (available: \"spin\", \"sqlite\")"
+            "/cfg/runtime-config.toml:3: [key_value_store.x]: unknown type \"memcached\" (available: \"redis\", \"spin\", \"sqlite\")"
         );
         let e = parse("[sqlite_database.db]\ntype = \"oracle\"\n").unwrap_err().to_string();
         assert!(

@@ -33,6 +33,7 @@ impl Default for Registry {
         registry.sql(riff_sql::sqlite::MakeSqliteDatabase);
         registry.sql(riff_sql::postgres::MakePostgresDatabase);
         registry.queue(riff_messaging::sqlite::MakeSqliteQueue);
+        registry.queue(riff_messaging::nats::MakeNatsQueue);
         registry
     }
 }

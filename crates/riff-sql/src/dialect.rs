@@ -149,6 +149,7 @@ pub fn translate(sql: &str) -> Result<Translated, Unsupported> {
     let parameters = number_placeholders(&mut tokens)?;
     rewrite_words(&mut tokens)?;
     alias_subqueries(&mut tokens);
+    empty_in_lists(&mut tokens);
     if first == "CREATE" || first == "ALTER" {
         rewrite_column_types(&mut tokens)?;
     }
@@ -436,6 +437,31 @@ fn alias_subqueries(tokens: &mut Vec<Token>) {
             }
         }
         i += 1;
+    }
+}
+
+/// `x IN ()`, which SQLite takes as false (and `NOT IN ()` as true), is a syntax error in
+/// PostgreSQL: compare with an empty array instead, which keeps both meanings and `x`'s type.
+fn empty_in_lists(tokens: &mut [Token]) {
+    for i in 0..tokens.len() {
+        if tokens[i].kind != Kind::Word || tokens[i].upper() != "IN" {
+            continue;
+        }
+        let Some(open) = next_token(tokens, i).filter(|&j| tokens[j].text == "(") else { continue };
+        let Some(close) = next_token(tokens, open).filter(|&j| tokens[j].text == ")") else { continue };
+        let negated =
+            (0..i).rev().find(|&j| tokens[j].kind != Kind::Space).filter(|&j| tokens[j].upper() == "NOT");
+        let replacement = match negated {
+            Some(not) => {
+                tokens[not].text.clear();
+                "<> ALL('{}')"
+            }
+            None => "= ANY('{}')",
+        };
+        tokens[i].text = replacement.to_string();
+        for t in &mut tokens[open..=close] {
+            t.text.clear();
+        }
     }
 }
 
@@ -803,6 +829,15 @@ mod tests {
             pg("INSERT INTO plays (user, track) VALUES (?, ?)"),
             "INSERT INTO plays (\"user\", track) VALUES ($1, $2)"
         );
+    }
+
+    #[test]
+    fn empty_in_lists_keep_their_meaning() {
+        assert_eq!(
+            pg("SELECT a FROM t WHERE a IN () OR b IN (?)"),
+            "SELECT a FROM t WHERE a = ANY('{}')  OR b IN ($1)"
+        );
+        assert_eq!(pg("SELECT a FROM t WHERE a NOT IN ( )"), "SELECT a FROM t WHERE a  <> ALL('{}')");
     }
 
     #[test]

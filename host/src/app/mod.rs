@@ -46,6 +46,8 @@ pub struct App {
     /// The durable message queue and the tasks delivering from it.
     pub(crate) queue: Arc<dyn QueueBackend>,
     pub(crate) dispatcher: riff_trigger_queue::Dispatcher,
+    /// The shared record of deployed versions (`[deployments]`), when replicas share one.
+    pub(crate) deployments: Option<crate::deployments::Deployments>,
 }
 
 /// What changes to the component set need besides the running snapshot; guarded by [`App`]'s
@@ -93,6 +95,11 @@ impl App {
             .queue(options.state_dir.join("queue").join("messages.db"))
             .await
             .context("opening the message queue")?;
+        let deployments = runtime_config
+            .deployments(options.state_dir.join("deployments.db"))
+            .await
+            .context("opening the deployment record")?
+            .map(crate::deployments::Deployments::new);
         let loader = Loader::new(
             manifest.clone(),
             options,
@@ -126,8 +133,10 @@ impl App {
                 reload: tokio::sync::Mutex::new(reload),
                 queue: queue.clone(),
                 dispatcher: Default::default(),
+                deployments,
             }
         });
+
         app.dispatcher.run(Arc::downgrade(&app), queue, subscriptions).await;
         spawn_warm_sweeper(Arc::downgrade(&app));
         Ok(app)

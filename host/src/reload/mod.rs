@@ -21,6 +21,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod cluster;
 pub mod watch;
 
 use std::collections::HashMap;
@@ -125,9 +126,16 @@ pub struct ComponentStatus {
 
 impl App {
     /// Replace component `id` with the uploaded component `bytes`.
+    /// With `[deployments]` configured, every replica follows ([`cluster`]).
     pub async fn replace(&self, id: &str, bytes: Vec<u8>) -> Result<SwapReport, SwapError> {
         let mut state = self.reload.lock().await;
-        self.swap_in(&mut state, id, bytes, Origin::Upload).await
+        let replaced = self.current.load_full().components.get(id).cloned();
+        let kept = self.deployments.is_some().then(|| bytes.clone());
+        let report = self.swap_in(&mut state, id, bytes, Origin::Upload).await?;
+        if let (Some(bytes), Some(replaced), true) = (kept, replaced, report.swapped) {
+            self.publish_deploy(&mut state, id, &bytes, replaced, &report).await?;
+        }
+        Ok(report)
     }
 
     /// Replace component `id` with what its manifest source file holds now.
@@ -179,15 +187,23 @@ impl App {
 
     /// Roll component `id` back to the version it replaced; the version rolled back from
     /// becomes the previous one, so a second rollback rolls forward.
+    /// With `[deployments]` configured, every replica follows ([`cluster`]).
     pub async fn rollback(&self, id: &str) -> Result<SwapReport, SwapError> {
         let mut state = self.reload.lock().await;
+        let report = self.rollback_locked(&mut state, id).await?;
+        self.publish_rollback(id, &report).await?;
+        Ok(report)
+    }
+
+    /// [`App::rollback`] on this replica only, under the reload lock held by the caller.
+    async fn rollback_locked(&self, state: &mut ReloadState, id: &str) -> Result<SwapReport, SwapError> {
         let started = Instant::now();
         let current = self.current.load_full();
         let running =
             current.components.get(id).cloned().ok_or_else(|| SwapError::UnknownComponent(id.to_string()))?;
         let previous =
             current.previous.get(id).cloned().ok_or_else(|| SwapError::NoPrevious(id.to_string()))?;
-        self.admit(&mut state, id, previous, &current, running, started, true).await
+        self.admit(state, id, previous, &current, running, started, true).await
     }
 
     /// Checks 3 and 4 of the module docs, then the swap itself.
