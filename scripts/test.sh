@@ -11,6 +11,9 @@ if ! python3 -c "import localstripe" 2>/dev/null; then
     python3 -m pip install --quiet localstripe ||
         echo "warning: could not install localstripe: its tests skip (and fail under CI=true)" >&2
 fi
+# PostgreSQL, Redis and NATS for the shared-backend tests, haproxy for the cluster tests: started
+# (installed) here when missing; tests needing one skip without it, and fail under CI=true.
+scripts/services.sh
 cargo fmt --all --check
 # No import cycle between the modules of any host crate (issue 12's layering); the check first
 # proves it can fail.
@@ -24,7 +27,15 @@ cargo clippy --workspace --all-targets -- -D warnings
 RIFF_SKIP_LOG="$PWD/target/test-skips.log"
 export RIFF_SKIP_LOG
 mkdir -p target && : >"$RIFF_SKIP_LOG"
+# The Kubernetes manifests against the current schemas, spin.toml and the host; the Dockerfile's
+# shape (the image itself is built only where a Docker daemon runs).
+scripts/validate-kubernetes.sh --self-test
+scripts/validate-kubernetes.sh
 cargo test --workspace
+# The whole integration suite once more with every label on PostgreSQL + Redis and the queue on
+# NATS JetStream (same build, same assertions; see tests/common/backends.rs). The cluster tests
+# always run on those backends, so they run once, above.
+RIFF_TEST_BACKENDS=shared cargo test --test integration -- --skip cluster
 # Service logic is plain Rust: test it natively too. The search index's quality test reads
 # ../shared/data/chinook; the recommendation model's offline evaluation reads
 # ../shared/data/hetrec-lastfm-2k (release build: it trains on the whole data set).

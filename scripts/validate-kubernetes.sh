@@ -167,7 +167,7 @@ def check_app(d, root):
     rc_path = os.path.join(d, "runtime-config.toml")
     rc = load_toml(rc_path)
     for key in rc:
-        if key not in ("sqlite_database", "key_value_store", "queue"):
+        if key not in ("sqlite_database", "key_value_store", "queue", "deployments"):
             fail(f"{rc_path}: unknown section [{key}]")
     backends = {
         "sqlite_database": ("postgres", ("postgres://", "postgresql://"), {"type", "url", "schema", "pool_size"}),
@@ -204,6 +204,18 @@ def check_app(d, root):
             if k not in ("type", "url", "stream", "replicas", "max_age"):
                 fail(f"{rc_path}: [queue] unknown key {k!r}")
 
+    dep = rc.get("deployments")
+    if dep is None:
+        fail(f"{rc_path}: [deployments] missing: without it a deploy changes one pod only")
+    else:
+        if dep.get("type") != "redis":
+            fail(f"{rc_path}: [deployments] type must be 'redis'")
+        if not str(dep.get("url", "")).startswith(("redis://", "rediss://")):
+            fail(f"{rc_path}: [deployments] url must start with redis://")
+        for k in dep:
+            if k not in ("type", "url", "prefix"):
+                fail(f"{rc_path}: [deployments] unknown key {k!r}")
+
     # Every manifest: labelled, namespace-less; collect them by kind.
     by_kind = {}
     for f in sorted(os.listdir(d)):
@@ -229,7 +241,9 @@ def check_app(d, root):
             env = f"RIFF_VARIABLE_{name.upper()}"
             if isinstance(decl, dict) and decl.get("secret") and env not in keys:
                 fail(f"Secret riff-variables: {env} missing (spin.toml: {name} is secret)")
-        for key in keys:
+        if "RIFF_ADMIN_TOKEN" not in keys:
+            fail("Secret riff-variables: RIFF_ADMIN_TOKEN missing (the admin API's token, equal on every pod)")
+        for key in keys - {"RIFF_ADMIN_TOKEN"}:
             m = re.fullmatch(r"(?:RIFF|SPIN)_VARIABLE_([A-Z0-9_]+)", key)
             if not m or m.group(1).lower() not in variables:
                 fail(f"Secret riff-variables: {key} is no variable of spin.toml (riff reads RIFF_VARIABLE_<NAME>)")
@@ -617,8 +631,8 @@ self_test() {
         sed 's/terminationGracePeriodSeconds: 45/terminationGracePeriodSeconds: 30/' "$DEPLOY_DIR/deployment.yaml" >"$st_work/k/deployment.yaml"
         expect fail "a grace period shorter than preStop + drain" "must be below terminationGracePeriodSeconds" check_manifests "$st_work/k"
         fresh
-        sed 's/--no-admin/--no-admin-api/' "$DEPLOY_DIR/deployment.yaml" >"$st_work/k/deployment.yaml"
-        expect fail "a flag riff up does not have" "has no flag --no-admin-api" check_manifests "$st_work/k"
+        sed 's/--shutdown-timeout=/--shutdown-timeoutz=/' "$DEPLOY_DIR/deployment.yaml" >"$st_work/k/deployment.yaml"
+        expect fail "a flag riff up does not have" "has no flag --shutdown-timeoutz" check_manifests "$st_work/k"
         fresh
         printf '# drift\n' >>"$st_work/k/spin.toml"
         expect fail "a spin.toml copy that differs from the repository's" "spin.toml differs from" check_manifests "$st_work/k"
