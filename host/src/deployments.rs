@@ -94,3 +94,49 @@ impl Deployments {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use riff_key_value::sqlite::SqliteKeyValue;
+
+    #[tokio::test]
+    async fn concurrent_records_keep_every_component() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn KeyValueBackend> =
+            Arc::new(SqliteKeyValue::open(&dir.path().join("d.db")).await.unwrap());
+        let replicas: Vec<Arc<Deployments>> =
+            (0..3).map(|_| Arc::new(Deployments::new(store.clone()))).collect();
+        let mut tasks = Vec::new();
+        for n in 0..20 {
+            let replica = replicas[n % 3].clone();
+            tasks.push(tokio::spawn(async move {
+                let live = Live { version: format!("v{n}"), previous: None };
+                replica.record(&format!("c{n}"), live).await.unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let record = replicas[0].live().await.unwrap();
+        assert_eq!(record.len(), 20, "no deploy of another component was lost: {record:?}");
+        assert_eq!(record["c7"].version, "v7");
+    }
+
+    #[tokio::test]
+    async fn artifacts_are_checked_against_their_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn KeyValueBackend> =
+            Arc::new(SqliteKeyValue::open(&dir.path().join("d.db")).await.unwrap());
+        let deployments = Deployments::new(store.clone());
+        let bytes = b"\0asm component bytes".to_vec();
+        let version = hex::encode(Sha256::digest(&bytes));
+        deployments.put_artifact(&version, &bytes).await.unwrap();
+        assert_eq!(deployments.artifact(&version).await.unwrap(), bytes);
+        store.set(&format!("artifact:{version}"), b"tampered").await.unwrap();
+        let err = deployments.artifact(&version).await.unwrap_err().to_string();
+        assert!(err.contains("does not match its digest"), "{err}");
+        let missing = deployments.artifact(&"0".repeat(64)).await.unwrap_err().to_string();
+        assert!(missing.contains("artifact is missing"), "{missing}");
+    }
+}

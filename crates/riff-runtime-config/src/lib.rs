@@ -271,6 +271,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn deployments_take_any_key_value_type_and_are_off_without_a_section() {
+        let dir = tempfile::tempdir().unwrap();
+        let off = parse("").unwrap();
+        assert!(off.deployments(dir.path().join("d.db")).await.unwrap().is_none());
+        let on = parse("[deployments]\ntype = \"spin\"\n").unwrap();
+        let store = on.deployments(dir.path().join("d.db")).await.unwrap().expect("a store");
+        store.set("live", b"{}").await.unwrap();
+        let e = parse("[deployments]\ntype = \"etcd\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("/cfg/runtime-config.toml:1: [deployments]: unknown type \"etcd\""), "{e}");
+    }
+
+    #[tokio::test]
     async fn opens_configured_and_default_backends() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runtime-config.toml");

@@ -466,7 +466,7 @@ fn empty_in_lists(tokens: &mut [Token]) {
 }
 
 /// Column types inside `CREATE TABLE (…)` and `ALTER TABLE … ADD [COLUMN]`.
-fn rewrite_column_types(tokens: &mut Vec<Token>) -> Result<(), Unsupported> {
+fn rewrite_column_types(tokens: &mut [Token]) -> Result<(), Unsupported> {
     let words: Vec<String> = tokens.iter().filter(|t| t.kind != Kind::Space).map(Token::upper).collect();
     let is_table = words.get(1).is_some_and(|w| w == "TABLE")
         || words.get(1..3).is_some_and(|w| w[0] == "TEMP" || w[0] == "TEMPORARY");
@@ -523,7 +523,7 @@ fn rewrite_column_types(tokens: &mut Vec<Token>) -> Result<(), Unsupported> {
 }
 
 /// Rewrite the column definition whose name is at `name` and which ends before `end`.
-fn rewrite_column(tokens: &mut Vec<Token>, name: usize, end: usize) -> Result<(), Unsupported> {
+fn rewrite_column(tokens: &mut [Token], name: usize, end: usize) -> Result<(), Unsupported> {
     let column = tokens[name].text.clone();
     let ty =
         (name + 1..end).find(|&i| tokens[i].kind != Kind::Space).filter(|&i| tokens[i].kind == Kind::Word);
