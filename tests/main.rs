@@ -11,6 +11,7 @@ mod capabilities;
 mod catalog;
 mod chinook;
 mod cluster;
+mod cluster_outages;
 mod faults;
 mod front_door;
 mod hot_reload;

@@ -79,6 +79,12 @@ impl AppBackends {
 
     /// A runtime config placing every label `manifest` grants, and the queue, on the servers.
     pub fn runtime_config(&self, manifest: &str) -> String {
+        self.runtime_config_on(manifest, &self.servers.redis, &self.servers.nats)
+    }
+
+    /// [`Self::runtime_config`] with the key-value labels on the Redis at `redis` and the queue
+    /// on the NATS at `nats` instead (servers of a test's own, which it may stop and start).
+    pub fn runtime_config_on(&self, manifest: &str, redis: &str, nats: &str) -> String {
         let (databases, stores) = labels(manifest);
         let mut config = String::from("# Written by the test harness: every label on the shared backends.\n");
         for label in databases {
@@ -89,13 +95,12 @@ impl AppBackends {
         }
         for label in stores {
             config.push_str(&format!(
-                "[key_value_store.{label}]\ntype = \"redis\"\nurl = \"{}\"\nprefix = \"{}:{label}:\"\n\n",
-                self.servers.redis, self.name
+                "[key_value_store.{label}]\ntype = \"redis\"\nurl = \"{redis}\"\nprefix = \"{}:{label}:\"\n\n",
+                self.name
             ));
         }
         config.push_str(&format!(
-            "[queue]\ntype = \"nats\"\nurl = \"{}\"\nstream = \"{}\"\n",
-            self.servers.nats,
+            "[queue]\ntype = \"nats\"\nurl = \"{nats}\"\nstream = \"{}\"\n",
             self.name.to_uppercase()
         ));
         config
