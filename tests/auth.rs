@@ -216,7 +216,7 @@ fn unix_now() -> u64 {
 /// counts start over half-way and cannot be judged; riff reads the same clock, so a run whose
 /// first and last reading fall in one window had every attempt counted in it. A run takes
 /// seconds and a window 15 minutes: at most one run in a row crosses a boundary.
-fn within_one_attempt_window<T>(mut run: impl FnMut(usize) -> T) -> T {
+pub(crate) fn within_one_attempt_window<T>(mut run: impl FnMut(usize) -> T) -> T {
     const WINDOW_SECONDS: u64 = 15 * 60;
     for n in 0..3 {
         let window = unix_now() / WINDOW_SECONDS;

@@ -166,6 +166,11 @@ impl NatsQueue {
             .name("riff queue")
             .connection_timeout(CONNECT_TIMEOUT)
             .request_timeout(Some(REQUEST_TIMEOUT))
+            // Retry every 100 ms, doubling to at most 1 s (the client's default climbs to 4 s):
+            // replicas are back within about a second of the server.
+            .reconnect_delay_callback(|attempts| {
+                Duration::from_millis(100u64.saturating_mul(1 << attempts.min(4))).min(Duration::from_secs(1))
+            })
             .event_callback(move |event| {
                 let url = events_url.clone();
                 async move {
