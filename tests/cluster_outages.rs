@@ -461,12 +461,12 @@ fn restarted_under_load(test: &str, target: Target) {
             &format!("{consumer} to handle every acknowledged message"),
             EVENTUALLY,
             || {
-                let handled = handled_messages(&database, consumer);
+                let handled = handled_messages(&database, &backends.schema(consumer));
                 let missing: Vec<&&str> = published.iter().filter(|id| !handled.contains(**id)).collect();
                 format!("missing {missing:?}\n{}\n{}", replicas[0].log(), replicas[1].log())
             },
             || {
-                let handled = handled_messages(&database, consumer);
+                let handled = handled_messages(&database, &backends.schema(consumer));
                 published.iter().all(|id| handled.contains(*id))
             },
         );
@@ -510,12 +510,12 @@ fn recovery(outcomes: &[Outcome], kind: Kind, killed: Instant, back: Instant) ->
 }
 
 /// The message ids `consumer` recorded as handled (its `seen` table, in its PostgreSQL schema).
-fn handled_messages(database: &str, consumer: &str) -> HashSet<String> {
+fn handled_messages(database: &str, schema: &str) -> HashSet<String> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         use sqlx::Connection;
         let mut db = sqlx::PgConnection::connect(database).await.expect("connecting to PostgreSQL");
-        let query = format!("SELECT message_id FROM {consumer}.seen");
+        let query = format!("SELECT message_id FROM \"{schema}\".seen");
         let ids: Vec<String> = sqlx::query_scalar(&query).fetch_all(&mut db).await.unwrap_or_default();
         ids.into_iter().collect()
     })

@@ -3,9 +3,11 @@
 //! `RIFF_TEST_BACKENDS=shared` is the one switch that runs the whole suite a second time on
 //! them: every `riff up` the harness starts then gets a runtime config sending each SQL label to
 //! PostgreSQL, each key-value label to Redis and the queue to NATS. Tests that start several
-//! replicas use them whatever the switch says. Each app gets its own PostgreSQL database, Redis
-//! key prefix and JetStream stream, named `riff_it_<pid>_…`, so tests never see each other's
-//! data; what a test process left behind is removed by the next one once that process is gone.
+//! replicas use them whatever the switch says. Each app gets its own PostgreSQL schemas (one per
+//! label, in the server's database), Redis key prefix and JetStream stream, named
+//! `riff_it_<pid>_…`, so tests never see each other's data; what a test process left behind is
+//! removed by the next one once that process is gone. (Schemas, not a database per app: creating
+//! a database copies a template, which costs a few hundred milliseconds and megabytes per test.)
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -56,25 +58,19 @@ pub struct AppBackends {
 }
 
 impl AppBackends {
-    /// A fresh database, prefix and stream for one app.
+    /// Fresh schemas, prefix and stream for one app (riff creates them on first use).
     pub fn create(servers: Servers) -> Self {
-        let name = servers::unique_name("riff_it");
-        block_on(async {
-            use sqlx::Executor;
-            let mut admin = admin_connection(&servers.postgres).await;
-            admin
-                .execute(format!("CREATE DATABASE {name}").as_str())
-                .await
-                .expect("creating the test database");
-        });
-        Self { servers, name }
+        Self { name: servers::unique_name("riff_it"), servers }
     }
 
-    /// The PostgreSQL URL of this app's database.
+    /// The PostgreSQL URL the app's schemas live in.
     pub fn database_url(&self) -> String {
-        let mut url = url::Url::parse(&self.servers.postgres).expect("a PostgreSQL URL");
-        url.set_path(&self.name);
-        url.to_string()
+        self.servers.postgres.clone()
+    }
+
+    /// The PostgreSQL schema of SQL label `label`.
+    pub fn schema(&self, label: &str) -> String {
+        format!("{}_{label}", self.name)
     }
 
     /// A runtime config placing every label `manifest` grants, and the queue, on the servers.
@@ -89,8 +85,9 @@ impl AppBackends {
         let mut config = String::from("# Written by the test harness: every label on the shared backends.\n");
         for label in databases {
             config.push_str(&format!(
-                "[sqlite_database.{label}]\ntype = \"postgres\"\nurl = \"{}\"\n\n",
-                self.database_url()
+                "[sqlite_database.{label}]\ntype = \"postgres\"\nurl = \"{}\"\nschema = \"{}\"\n\n",
+                self.database_url(),
+                self.schema(&label)
             ));
         }
         for label in stores {
@@ -168,6 +165,14 @@ fn sweep_once(servers: &Servers) {
                     .unwrap_or_default();
             for name in names.into_iter().filter(|n| owner(n).is_some_and(gone)) {
                 let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+            }
+            let schemas: Vec<String> =
+                sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'riff_it_%'")
+                    .fetch_all(&mut admin)
+                    .await
+                    .unwrap_or_default();
+            for name in schemas.into_iter().filter(|n| owner(n).is_some_and(gone)) {
+                let _ = admin.execute(format!("DROP SCHEMA IF EXISTS \"{name}\" CASCADE").as_str()).await;
             }
             if let Ok(client) = async_nats::connect(&servers.nats).await {
                 let js = async_nats::jetstream::new(client);
