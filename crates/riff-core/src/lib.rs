@@ -9,6 +9,7 @@
 //! * [`limits`]: the store's resource limiter;
 //! * [`stdio`]: guest stdout/stderr into the host log;
 //! * [`sqlite`]: how the embedded SQLite backends open their files;
+//! * [`redact`]: backend URLs with their passwords hidden, for messages;
 //! * [`servers`]: the loopback servers shared backends' tests run against, and skipping without them.
 //!
 //! Capabilities sit above this crate (one crate each), the app and its triggers above those.
@@ -16,6 +17,7 @@
 pub mod engine;
 pub mod invoke;
 pub mod limits;
+pub mod redact;
 pub mod servers;
 pub mod sqlite;
 pub mod state;

@@ -198,38 +198,9 @@ fn scan_pattern(prefix: &str) -> String {
     pattern
 }
 
-/// `url` with its password (`user:password@`, or a socket URL's `pass=`) replaced by `***`, for
-/// messages. The password is taken to end at the last `@`, as URL parsers do, so an unescaped
-/// `/`, `?` or `#` in it is still hidden.
+/// `url` with its password hidden, for messages.
 fn redact(url: &str) -> String {
-    let (scheme, rest) = match url.split_once("://") {
-        Some((scheme, rest)) => (Some(scheme), rest),
-        None => (None, url),
-    };
-    let rest = match rest.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => rest.to_string(),
-    };
-    let rest = match rest.split_once('?') {
-        Some((path, query)) => {
-            let pairs: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((name @ ("pass" | "password"), _)) => format!("{name}=***"),
-                    _ => pair.to_string(),
-                })
-                .collect();
-            format!("{path}?{}", pairs.join("&"))
-        }
-        None => rest,
-    };
-    match scheme {
-        Some(scheme) => format!("{scheme}://{rest}"),
-        None => rest,
-    }
+    riff_core::redact::url(url, riff_core::redact::BareUser::IsName)
 }
 
 /// `type = "redis"`: `url` as in Spin; `prefix` (a riff extension, default empty) is prepended
@@ -413,21 +384,6 @@ mod tests {
 
         let config = RedisKeyValueConfig { url: "redis://:secret@host".into(), prefix: None };
         assert!(!format!("{config:?}").contains("secret"), "Debug hides the password");
-    }
-
-    #[test]
-    fn redaction_hides_every_form_of_password() {
-        for (url, redacted) in [
-            ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
-            ("redis://:secret@host", "redis://:***@host"),
-            ("rediss://user:secret@host:6380/1", "rediss://user:***@host:6380/1"),
-            ("redis://user:se/cr?et@host", "redis://user:***@host"),
-            ("redis://user@host", "redis://user@host"),
-            ("redis+unix:///run/redis.sock?db=1&pass=secret", "redis+unix:///run/redis.sock?db=1&pass=***"),
-            ("user:secret@host", "user:***@host"),
-        ] {
-            assert_eq!(redact(url), redacted, "{url}");
-        }
     }
 
     #[test]

@@ -826,24 +826,9 @@ fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-/// `url` (or a comma-separated list) with passwords and tokens replaced by `***`.
+/// `url` (or a comma-separated list) with passwords and tokens hidden, for messages.
 fn redact(url: &str) -> String {
-    url.split(',')
-        .map(|one| {
-            let (scheme, rest) = match one.split_once("://") {
-                Some((scheme, rest)) => (format!("{scheme}://"), rest),
-                None => (String::new(), one),
-            };
-            match rest.rsplit_once('@') {
-                Some((userinfo, host)) => match userinfo.split_once(':') {
-                    Some((user, _)) => format!("{scheme}{user}:***@{host}"),
-                    None => format!("{scheme}***@{host}"),
-                },
-                None => one.to_string(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",")
+    riff_core::redact::url(url, riff_core::redact::BareUser::IsToken)
 }
 
 /// `[queue] type = "nats"`: `url` (several separated by commas), `stream` (default `"RIFF"`),

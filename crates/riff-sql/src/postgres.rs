@@ -97,16 +97,9 @@ fn lock_key(schema: &str) -> i64 {
     hash as i64
 }
 
-/// `url` with its password replaced, for messages.
+/// `url` with its password hidden, for messages.
 fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            let _ = parsed.set_password(Some("***"));
-            parsed.to_string()
-        }
-        Ok(parsed) => parsed.to_string(),
-        Err(_) => "the configured URL".into(),
-    }
+    riff_core::redact::url(url, riff_core::redact::BareUser::IsName)
 }
 
 /// PostgreSQL's "retry me" codes: serialization failure, deadlock, lock timeout.
