@@ -12,7 +12,7 @@
 //! | `/fault/{trap,panic,loop,oom,sleep}` | misbehaviour the host must contain |
 //! | `/alloc?mib=N` | allocates N MiB and writes to every page of it |
 //! | `/wait?key=K&store=S` | sets `K.started`, then answers once the test has set `K` (store `default` unless `S`) |
-//! | `/bench/{kv,sql-setup,sql,chain}` | the benchmark's capability routes |
+//! | `/bench/{kv,sql-setup,sql,sql-write,chain}` | the benchmark's capability routes |
 
 use anyhow::Result;
 use serde_json::{json, Value as Json};
@@ -60,6 +60,7 @@ async fn handle(req: Request) -> Result<impl IntoResponse> {
         ["bench", "kv"] => bench_kv(),
         ["bench", "sql-setup"] => bench_sql_setup(),
         ["bench", "sql"] => bench_sql(),
+        ["bench", "sql-write"] => bench_sql_write(),
         ["bench", "chain"] => outbound("http://back.spin.internal/hello").await,
         _ => text(404, &format!("probe has nothing at {path}")),
     };
@@ -334,5 +335,21 @@ fn bench_sql() -> Response {
             &[Value::Text("u1".into()), Value::Integer(id)],
         )
         .expect("select");
+    text(200, &format!("{}", rows.rows.len()))
+}
+
+/// One insert, one select of that row by its key and one delete of it (after `/bench/sql-setup`
+/// made the table): the shape of Spin's published PostgreSQL write benchmark.
+fn bench_sql_write() -> Response {
+    use sqlite3::Value;
+    let conn = sqlite3::Connection::open_default().expect("default database granted");
+    conn.execute(
+        "INSERT INTO plays (user, track) VALUES (?, ?)",
+        &[Value::Text("u2".into()), Value::Integer(7)],
+    )
+    .expect("insert");
+    let id = conn.last_insert_rowid();
+    let rows = conn.execute("SELECT track FROM plays WHERE id = ?", &[Value::Integer(id)]).expect("select");
+    conn.execute("DELETE FROM plays WHERE id = ?", &[Value::Integer(id)]).expect("delete");
     text(200, &format!("{}", rows.rows.len()))
 }
