@@ -35,7 +35,12 @@
 //!   only when a deploy changes the timeout; while two versions run, the last to lease sets
 //!   it). Unlike the embedded queue, a stopped process's leases are not released at once: they
 //!   pass when `ack_wait` does. `Delivery::seq` is the stream sequence, `attempt` JetStream's
-//!   delivery count.
+//!   delivery count, or one more than the attempt a NAK recorded if that is higher: a NAK
+//!   first records the attempt that failed in a third stream, `<stream>_ATTEMPTS` (subjects
+//!   `<stream>.attempt.<consumer>.<seq>`, one message per subject, 7-day age limit; purged when
+//!   the message is settled for good), because nats-server before 2.10.15 can report a
+//!   redelivery as a first delivery when a pull request expires as the message is sent, and the
+//!   retry backoff and dead letters count on `attempt`.
 //! * `ack` is an acknowledgement the server confirms; `nack` a NAK with the retry delay (the
 //!   error is not kept: only a dead letter records one);
 //!   `dead_letter` copies the message into a second stream, `<stream>_DEAD` (subjects
@@ -78,6 +83,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// The stream's name when the runtime config names none.
 pub const DEFAULT_STREAM: &str = "RIFF";
+/// The longest a `lease` waits for messages the server counts as pending (see
+/// [`NatsQueue::pull_now`]); one finding none returns at once, or after this on a server that
+/// waits out the expiry.
+const PULL_NOW_EXPIRES: Duration = Duration::from_millis(100);
 /// A new consumer's `ack_wait`, until the first lease sets its own.
 const INITIAL_ACK_WAIT: Duration = Duration::from_secs(30);
 /// A publish is tried this often (with the same `Nats-Msg-Id`) before it fails.
@@ -92,6 +101,9 @@ const FORGET_AFTER: Duration = Duration::from_secs(60);
 const PUBLISHED_MS: &str = "Riff-Published-Ms";
 /// A dead letter's record ([`DeadRecord`] as JSON).
 const DEAD_LETTER: &str = "Riff-Dead-Letter";
+/// How long a failed attempt's record is kept at most (it is removed when the message is
+/// settled; this bounds what a failed removal leaves behind).
+const ATTEMPT_RECORD_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The durable queue on a NATS JetStream server.
 pub struct NatsQueue {
@@ -101,6 +113,10 @@ pub struct NatsQueue {
     url: String,
     messages: stream::Stream,
     dead: stream::Stream,
+    /// The last failed attempt of each message a NAK sent back, on `<stream>.attempt.<consumer>.<seq>`.
+    attempts: stream::Stream,
+    /// `<stream>.attempt.`
+    attempt_prefix: String,
     /// `<stream>.topic.`
     topic_prefix: String,
     /// `<stream>.dead.`
@@ -225,12 +241,31 @@ impl NatsQueue {
             settings,
         )
         .await?;
+        let attempts = ensure_stream(
+            &js,
+            &url,
+            stream::Config {
+                name: format!("{stream_name}_ATTEMPTS"),
+                subjects: vec![format!("{stream_name}.attempt.>")],
+                retention: RetentionPolicy::Limits,
+                storage: StorageType::File,
+                num_replicas: settings.replicas.unwrap_or(1),
+                max_messages_per_subject: 1,
+                max_age: ATTEMPT_RECORD_AGE,
+                description: Some(format!("riff's queue: the failed attempts of messages of {stream_name}")),
+                ..Default::default()
+            },
+            Settings { max_age: None, ..settings },
+        )
+        .await?;
         Ok(Self {
             client,
             js,
             url,
             messages,
             dead,
+            attempts,
+            attempt_prefix: format!("{stream_name}.attempt."),
             topic_prefix,
             dead_prefix,
             consumers: Mutex::default(),
@@ -313,9 +348,14 @@ impl NatsQueue {
     }
 
     /// Pull up to `max` messages that are due now, without waiting for more.
+    ///
+    /// The request expires after [`PULL_NOW_EXPIRES`]: a request that finds messages pending
+    /// waits for them, and when another replica's request takes them first, nats-server 2.9
+    /// would otherwise leave it unanswered for good.
     async fn pull_now(&self, consumer: &PullConsumer, max: usize) -> Result<Vec<jetstream::Message>> {
         let deadline = tokio::time::Instant::now() + REQUEST_TIMEOUT;
-        let mut batch = tokio::time::timeout_at(deadline, consumer.fetch().max_messages(max).messages())
+        let fetch = consumer.fetch().max_messages(max).expires(PULL_NOW_EXPIRES);
+        let mut batch = tokio::time::timeout_at(deadline, fetch.messages())
             .await
             .map_err(|_| anyhow!("no answer within {REQUEST_TIMEOUT:?}"))?
             .map_err(|e| anyhow!("{e}"))?;
@@ -333,7 +373,28 @@ impl NatsQueue {
         Ok(pulled)
     }
 
-    fn delivery(&self, sub: &Subscription, message: &jetstream::Message) -> Result<Delivery> {
+    /// The last failed attempt a NAK recorded for the message at `seq` of consumer `name`, if
+    /// any. Unreadable records count as none: the server's delivery count stands.
+    async fn recorded_attempt(&self, name: &str, seq: u64) -> u32 {
+        let key = self.attempt_subject(name, seq);
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.attempts.get_last_raw_message_by_subject(&key)).await
+        {
+            Ok(Ok(record)) => {
+                std::str::from_utf8(&record.payload).ok().and_then(|v| v.parse().ok()).unwrap_or(0)
+            }
+            Ok(Err(e)) if is_not_found(&e) => 0,
+            Ok(Err(e)) => {
+                tracing::warn!("queue: reading attempt record {key} on NATS at {}: {e}", self.url);
+                0
+            }
+            Err(_) => {
+                tracing::warn!("queue: reading attempt record {key} on NATS at {}: no answer", self.url);
+                0
+            }
+        }
+    }
+
+    fn delivery(&self, sub: &Subscription, message: &jetstream::Message, recorded: u32) -> Result<Delivery> {
         let info = message.info().map_err(|e| anyhow!("a message without JetStream metadata: {e}"))?;
         let headers = message.headers.as_ref();
         let id = headers
@@ -347,7 +408,7 @@ impl NatsQueue {
             topic: topic.to_string(),
             subscriber: sub.component.clone(),
             payload: message.payload.to_vec(),
-            attempt: u32::try_from(info.delivered).unwrap_or(u32::MAX),
+            attempt: u32::try_from(info.delivered).unwrap_or(u32::MAX).max(recorded.saturating_add(1)),
         })
     }
 
@@ -391,11 +452,31 @@ impl NatsQueue {
         }
     }
 
+    /// Remove the attempt record of a message settled for good (only a retried one has one).
+    /// A record left behind is harmless: it expires, and its message is never delivered again.
+    async fn forget_attempts(&self, delivery: &Delivery) {
+        if delivery.attempt <= 1 {
+            return;
+        }
+        let key = self.attempt_subject(&delivery_consumer(delivery), delivery.seq as u64);
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.attempts.purge().filter(key.as_str())).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::debug!("queue: removing attempt record {key}: {e}"),
+            Err(_) => tracing::debug!("queue: removing attempt record {key}: no answer"),
+        }
+    }
+
+    /// The subject of the attempt record of the message at `seq` of consumer `name`.
+    fn attempt_subject(&self, name: &str, seq: u64) -> String {
+        format!("{}{name}.{seq}", self.attempt_prefix)
+    }
+
     #[cfg(test)]
     async fn delete_streams(&self) {
         for name in [&self.messages.cached_info().config.name, &self.dead.cached_info().config.name] {
             self.js.delete_stream(name).await.unwrap();
         }
+        self.js.delete_stream(&self.attempts.cached_info().config.name).await.unwrap();
     }
 }
 
@@ -488,12 +569,19 @@ impl QueueBackend for NatsQueue {
             watched
         };
 
+        let recorded = futures::future::join_all(messages.iter().map(|m| async {
+            match m.message.info() {
+                Ok(info) => self.recorded_attempt(&name, info.stream_sequence).await,
+                Err(_) => 0,
+            }
+        }))
+        .await;
         let mut deliveries = Vec::with_capacity(messages.len());
         let mut leased = self.leased.lock().expect("leases lock");
         let now = Instant::now();
         leased.retain(|_, l| l.until + FORGET_AFTER > now);
-        for message in messages {
-            let delivery = self.delivery(sub, &message.message)?;
+        for (message, recorded) in messages.into_iter().zip(recorded) {
+            let delivery = self.delivery(sub, &message.message, recorded)?;
             leased.insert((name.clone(), delivery.seq as u64), message);
             deliveries.push(delivery);
         }
@@ -501,10 +589,26 @@ impl QueueBackend for NatsQueue {
     }
 
     async fn ack(&self, delivery: &Delivery) -> Result<()> {
-        self.settle(delivery, AckKind::Ack, "acknowledging").await
+        self.settle(delivery, AckKind::Ack, "acknowledging").await?;
+        self.forget_attempts(delivery).await;
+        Ok(())
     }
 
     async fn nack(&self, delivery: &Delivery, _error: &str, retry_in: Duration) -> Result<()> {
+        // Recorded first: a retry must never see a lower attempt than this one.
+        let key = self.attempt_subject(&delivery_consumer(delivery), delivery.seq as u64);
+        let recorded = async {
+            self.check_connected()?;
+            let ack = self.js.publish(key, delivery.attempt.to_string().into()).await?;
+            ack.await?;
+            anyhow::Ok(())
+        };
+        recorded.await.with_context(|| {
+            format!(
+                "recording attempt {} of message {} for {} on NATS at {}",
+                delivery.attempt, delivery.id, delivery.subscriber, self.url
+            )
+        })?;
         let delay = (!retry_in.is_zero()).then_some(retry_in);
         self.settle(delivery, AckKind::Nak(delay), "scheduling a retry of").await
     }
@@ -555,7 +659,9 @@ impl QueueBackend for NatsQueue {
         })?;
         // Stored: end the delivery. Should this fail, the redelivery is dead-lettered again, and
         // the server drops that copy as a duplicate (same id) within its duplicate window.
-        self.settle(delivery, AckKind::Term, "ending").await
+        self.settle(delivery, AckKind::Term, "ending").await?;
+        self.forget_attempts(delivery).await;
+        Ok(())
     }
 
     async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>> {
