@@ -20,20 +20,23 @@
 #   write-pg     one riff, the `default` SQL label on PostgreSQL (pool_size 4, the default)
 #   write-pg16   the same with pool_size 16
 #   write-sqlite one riff on embedded SQLite (reference)
-# For the write route the script also reads the CPU time (user + system, /proc) of the riff
-# process and of the PostgreSQL backends serving its database, per request.
+# Around every run the script reads the CPU time (user + system, /proc) of each party over the
+# measured window and prints it per completed request (cpu_<party>_us): the riff replicas,
+# haproxy, the PostgreSQL backends serving the run's database, redis-server and nats-server (the
+# last two shared with anything else using them meanwhile).
 #
 # Usage: benches/scale.sh [rounds, default 2]
-# Environment: DURATION (s per run, 10), CONNECTIONS (64), MIX_RATE / WRITE_RATE (fixed offered
-# rates; default half the slowest median throughput), ONLY=mix|write, PG_URL
-# (postgres://postgres@127.0.0.1:5432), REDIS_URL, NATS_URL, COMPONENTS_TARGET (where the
-# components are built; default target/scale-components).
+# Environment: DURATION (s per run, 10), WARMUP (s before each, 2), CONNECTIONS (64),
+# MIX_RATE / WRITE_RATE (fixed offered rates; default half the slowest median throughput),
+# ONLY=mix|write, PG_URL (postgres://postgres@127.0.0.1:5432), REDIS_URL, NATS_URL,
+# COMPONENTS_TARGET (where the components are built; default target/scale-components).
 # Needs PostgreSQL (a role that may CREATE DATABASE), Redis, NATS with JetStream, haproxy, curl,
 # jq and psql. Cleans up on exit: processes, databases, keys, streams.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-2}
 DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 ONLY=${ONLY:-}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432}
@@ -285,10 +288,7 @@ REDIS_PID=$(pidof redis-server | cut -d' ' -f1 || true)
 NATS_PID=$(pidof nats-server | cut -d' ' -f1 || true)
 
 # measure CONFIG RATE -> starts CONFIG, loads it at RATE, stops it. Sets LINE to the client's
-# line plus the CPU time per completed request of each party (µs, user + system, from /proc):
-# the riff replicas, haproxy, the PostgreSQL backends serving this run's database, redis-server
-# and nats-server (the last two are shared with anything else using them meanwhile). PER_LINE:
-# the per-line figures of a mix.
+# line plus each party's CPU µs per completed request; PER_LINE to the per-line figures of a mix.
 measure() {
     local config=$1 rate=$2 out pg=() load
     up "$config"
@@ -301,14 +301,22 @@ measure() {
     # A second's load first, so the pools' connections (whose backends are counted) are open.
     "$LOAD" "${load[@]}" --duration 1 --warmup 0 >/dev/null 2>&1
     [ -n "$UP_DB" ] && read -ra pg <<<"$(pg_backends "$UP_DB")"
-    local groups=("${UP_RIFF[*]}" "$UP_PROXY" "${pg[*]}" "$REDIS_PID" "$NATS_PID") before=() g
+    local groups=("${UP_RIFF[*]}" "$UP_PROXY" "${pg[*]}" "$REDIS_PID" "$NATS_PID") before=() g lp
+    # The CPU is read over the measured window only: riff-load starts its schedule 0.2 s after
+    # it starts, then warms up for WARMUP s, then measures for DURATION s.
+    "$LOAD" "${load[@]}" --warmup "$WARMUP" --duration "$DURATION" >"$WORK/load.out" 2>"$WORK/mix.err" &
+    lp=$!
+    sleep "$(awk -v w="$WARMUP" 'BEGIN{print w + 0.2}')"
     for g in "${groups[@]}"; do before+=("$(ticks $g)"); done
-    out=$("$LOAD" "${load[@]}" --duration "$DURATION" 2>"$WORK/mix.err")
-    local n i names=(riff haproxy pg redis nats) cpu=""
+    sleep "$DURATION"
+    local n i names=(riff haproxy pg redis nats) cpu="" after=()
+    for g in "${groups[@]}"; do after+=("$(ticks $g)"); done
+    wait "$lp"
+    out=$(cat "$WORK/load.out")
     n=$(sed -n 's/.* completed=\([0-9]*\).*/\1/p' <<<"$out")
     for i in "${!groups[@]}"; do
         [ -z "${groups[$i]}" ] && continue
-        cpu+=$(awk -v t=$(($(ticks ${groups[$i]}) - before[i])) -v us="$TICK_US" -v n="$n" -v k="${names[$i]}" \
+        cpu+=$(awk -v t=$((after[i] - before[i])) -v us="$TICK_US" -v n="$n" -v k="${names[$i]}" \
             'BEGIN{printf " cpu_%s_us=%.0f", k, (n > 0) ? t * us / n : 0}')
     done
     down
