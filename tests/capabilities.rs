@@ -266,6 +266,11 @@ fn outbound_http_allowed_denied_and_chained() {
     assert_eq!((status, out), (200, json!({ "status": 200, "body": "hello from probe" })));
     let (status, out) = get_json(&riff.url("/front/outbound?url=http://self/probe/env/MODE"));
     assert_eq!((status, out), (200, json!({ "status": 200, "body": "test" })));
+    // A relative URL is the app itself, under the same `http://self` grant (as in Spin).
+    let (status, out) = get_json(&riff.url("/front/outbound?url=%2Fprobe%2Fenv%2FMODE"));
+    assert_eq!((status, out), (200, json!({ "status": 200, "body": "test" })));
+    let (status, out) = get_json(&riff.url("/bare/outbound?url=%2Fprobe%2Fenv%2FMODE"));
+    assert_eq!(status, 502, "no grant, no self request: {out}");
     // front may not reach other components, nor the network.
     let (status, out) = get_json(&riff.url("/front/outbound?url=http://probe.spin.internal/hello"));
     assert_eq!(status, 502, "{out}");

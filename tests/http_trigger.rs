@@ -13,7 +13,7 @@ route = "/exact"
 component = "probe"
 
 [[trigger.http]]
-route = "/users/:id/items/:item"
+route = "/users/:user_id/items/:item"
 component = "probe"
 
 [[trigger.http]]
@@ -55,9 +55,9 @@ fn route_forms_and_spin_headers() {
 
     let (status, h) = get_json(&riff.url("/users/42/items/abc?echo=headers"));
     assert_eq!(status, 200);
-    assert_eq!(h["spin-path-match-id"], "42");
+    assert_eq!(h["spin-path-match-user-id"], "42", "underscores become hyphens, as in Spin");
     assert_eq!(h["spin-path-match-item"], "abc");
-    assert_eq!(h["spin-matched-route"], "/users/:id/items/:item");
+    assert_eq!(h["spin-matched-route"], "/users/:user_id/items/:item");
 
     let (status, h) = get_json(&riff.url("/static/css/site.css?echo=headers"));
     assert_eq!(status, 200);

@@ -3,9 +3,10 @@
 //! Outbound HTTP (`wasi:http/outgoing-handler`): the allow-list and in-process service chaining.
 //!
 //! A component may only reach the hosts listed in its `allowed_outbound_hosts`. Two kinds of
-//! destination never touch a socket: `http://self/...` routes through this app's own router, and
-//! `http://<component-id>.spin.internal/...` goes straight to that component, including components
-//! whose route is private. Everything else is sent by wasmtime-wasi-http's default client.
+//! destination never touch a socket: `http://self/...` — or a relative URL (`/hello`), as in
+//! Spin — routes through this app's own router, and `http://<component-id>.spin.internal/...`
+//! goes straight to that component, including components whose route is private. Everything
+//! else is sent by wasmtime-wasi-http's default client.
 //!
 //! The allow-list is enforced here, in the one hook every outgoing request passes through
 //! ([`wasmtime_wasi_http::WasiHttpHooks::send_request`]), so no guest code path can bypass it.
@@ -91,10 +92,19 @@ impl WasiHttpHooks for OutboundHooks {
     > {
         let _ = fut;
         let uri = request.uri();
-        let scheme = uri.scheme_str().unwrap_or("http").to_string();
-        let host = uri.host().unwrap_or_default().to_string();
-        let port = uri.port_u16().or_else(|| default_port(&scheme)).unwrap_or(0);
-        let allowed = self.allow.allows(&scheme, &host, port);
+        let relative = uri.host().is_none_or(str::is_empty);
+        let (scheme, host, port, allowed) = if relative {
+            // A relative URL is a request to this app, allowed as Spin allows it: by `http://self`
+            // or `https://self`.
+            let allowed = self.allow.allows("http", "self", 80) || self.allow.allows("https", "self", 443);
+            ("http".to_string(), "self".to_string(), 80, allowed)
+        } else {
+            let scheme = uri.scheme_str().unwrap_or("http").to_string();
+            let host = uri.host().unwrap_or_default().to_string();
+            let port = uri.port_u16().or_else(|| default_port(&scheme)).unwrap_or(0);
+            let allowed = self.allow.allows(&scheme, &host, port);
+            (scheme, host, port, allowed)
+        };
         let component = self.component.clone();
         let app = self.app.clone();
         let depth = self.depth;
@@ -204,6 +214,11 @@ mod tests {
             send(&mut granted, "http://other.example:80/").await,
             Err(wasmtime_wasi_http::Error::HttpRequestDenied)
         ));
+        // A relative URL is this app, under the same grant (Spin's rule).
+        assert_eq!(send(&mut granted, "/x").await.unwrap(), "SelfApp at depth 3");
+        assert!(matches!(send(&mut none, "/x").await, Err(wasmtime_wasi_http::Error::HttpRequestDenied)));
+        let mut https_self = hooks(&["https://self"], &app, 0);
+        assert_eq!(send(&mut https_self, "/x").await.unwrap(), "SelfApp at depth 1");
         let mut too_deep = hooks(&["http://self"], &app, MAX_CHAIN_DEPTH);
         assert!(matches!(
             send(&mut too_deep, "http://self/x").await,

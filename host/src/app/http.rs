@@ -230,7 +230,8 @@ impl App {
             set("spin-client-addr", &addr.to_string());
         }
         for (name, value) in &info.params {
-            set(&format!("spin-path-match-{}", name.to_ascii_lowercase()), value);
+            // As Spin: `:user_id` is `spin-path-match-user-id`.
+            set(&format!("spin-path-match-{}", name.to_ascii_lowercase().replace('_', "-")), value);
         }
         // wasi:http needs an absolute URI or a Host header; requests without either get one.
         if !req.headers().contains_key(http::header::HOST) && req.uri().authority().is_none() {
