@@ -3,9 +3,12 @@
 # The integration tests build the components (wasm32-wasip2) and start real `riff up` processes.
 set -eu
 cd "$(dirname "$0")/.."
-if ! rustup target list --installed | grep -qx wasm32-wasip2; then
-    rustup target add wasm32-wasip2
-fi
+# wasm32-wasip1 builds the core-module test (Spin's templates still target it).
+for target in wasm32-wasip2 wasm32-wasip1; do
+    if ! rustup target list --installed | grep -qx "$target"; then
+        rustup target add "$target"
+    fi
+done
 # The payment tests run against localstripe, a fake Stripe the tests start on loopback.
 if ! python3 -c "import localstripe" 2>/dev/null; then
     python3 -m pip install --quiet localstripe ||

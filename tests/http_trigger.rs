@@ -125,3 +125,38 @@ fn request_bodies_reach_the_guest() {
     assert_eq!(resp.status().as_u16(), 403);
     assert!(resp.text().unwrap().contains("AccessDenied"));
 }
+
+/// A core module built for wasm32-wasip1 (what Spin's templates still make) runs: riff adapts it
+/// with the WASI preview1 adapter, and it is held to its grants like any component.
+#[test]
+fn core_modules_built_for_wasip1_run_under_their_grants() {
+    let Some(module) = build_for_wasip1("probe") else { return };
+    let bytes = std::fs::read(&module).unwrap();
+    assert_eq!(&bytes[4..8], &[1, 0, 0, 0], "a core module, not a component");
+    let riff = Riff::start(&format!(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "core-module"
+
+[[trigger.http]]
+route = "/p1/..."
+component = "p1"
+
+[component.p1]
+source = "{}"
+key_value_stores = ["default"]
+environment = {{ MODE = "wasip1" }}
+"#,
+        module.display()
+    ));
+    assert_eq!(get(&riff.url("/p1/hello")), (200, "hello from probe".into()));
+    assert_eq!(get(&riff.url("/p1/env/MODE")), (200, "wasip1".into()));
+    let (status, out) = get_json(&riff.url("/p1/kv?op=set&key=k&value=v"));
+    assert_eq!((status, out), (200, serde_json::json!({ "result": "ok" })));
+    let (status, out) = get_json(&riff.url("/p1/kv?op=get&key=k"));
+    assert_eq!((status, out), (200, serde_json::json!({ "result": "v" })));
+    let (status, out) = get_json(&riff.url("/p1/kv?store=other&op=get&key=k"));
+    assert_eq!(status, 403, "not granted: {out}");
+    assert_eq!(get(&riff.url("/p1/write-file")).0, 403, "no files granted");
+}

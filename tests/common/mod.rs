@@ -46,6 +46,29 @@ pub fn build_components() {
     });
 }
 
+/// Build component crate `package` for wasm32-wasip1 — a core module, as Spin's templates make —
+/// and return its `.wasm`; `None` (after saying so) when the target is not installed.
+pub fn build_for_wasip1(package: &str) -> Option<PathBuf> {
+    let installed = Command::new("rustup").args(["target", "list", "--installed"]).output();
+    let has_target =
+        installed.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l == "wasm32-wasip1"));
+    if !has_target {
+        skip(
+            &format!("{package} for wasm32-wasip1"),
+            "the wasm32-wasip1 target is not installed (scripts/test.sh adds it)",
+        );
+        return None;
+    }
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--target", "wasm32-wasip1", "-p", package, "--target-dir"])
+        .arg(target_dir())
+        .current_dir(repo_root().join("components"))
+        .status()
+        .expect("running cargo to build a component for wasm32-wasip1");
+    assert!(status.success(), "building {package} for wasm32-wasip1 failed");
+    Some(target_dir().join("wasm32-wasip1").join("release").join(format!("{package}.wasm")))
+}
+
 /// A running `riff up`.
 pub struct Riff {
     child: Child,

@@ -8,6 +8,11 @@
 //!   guest cannot starve others) and traps once its request's deadline has passed.
 //! * **The cache** keys compiled artifacts by the SHA-256 of the `.wasm` and of the engine's
 //!   compatibility hash, so a restart skips compilation for components that did not change.
+//! * **Core modules** (what `wasm32-wasip1` builds, and what Spin's templates still make) are
+//!   turned into components as Spin does: [`componentize`] reads the WIT world their bindings
+//!   embedded and supplies `wasi_snapshot_preview1` with the WASI preview1 adapter of this
+//!   wasmtime release. The result is cached like any compiled component, under the module's
+//!   own digest, so the adapter runs once per module.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,9 +104,9 @@ impl RiffEngine {
         self.load_component_bytes(&bytes).with_context(|| format!("loading {}", path.display()))
     }
 
-    /// Compile (or fetch from cache) a component from its bytes.
+    /// Compile (or fetch from cache) a component — or a core module, adapted — from its bytes.
     pub fn load_component_bytes(&self, bytes: &[u8]) -> Result<LoadedArtifact> {
-        check_is_component(bytes)?;
+        let kind = wasm_kind(bytes)?;
         let digest = hex::encode(Sha256::digest(bytes));
         let cache_file = self.cache_dir.as_ref().map(|dir| {
             let mut h = Sha256::new();
@@ -122,7 +127,10 @@ impl RiffEngine {
                 }
             }
         }
-        let component = Component::new(&self.engine, bytes)?;
+        let component = match kind {
+            WasmKind::Component => Component::new(&self.engine, bytes)?,
+            WasmKind::CoreModule => Component::new(&self.engine, componentize(bytes)?)?,
+        };
         if let Some(file) = &cache_file {
             if let Err(e) = write_cache(file, &component) {
                 tracing::warn!("could not cache compiled component at {}: {e:#}", file.display());
@@ -160,19 +168,42 @@ fn write_cache(file: &Path, component: &Component) -> Result<()> {
     Ok(())
 }
 
-/// Refuse core modules and non-Wasm files with a message saying what the file is.
-fn check_is_component(bytes: &[u8]) -> Result<()> {
+/// What a `.wasm` file holds.
+#[derive(Debug, PartialEq, Eq)]
+enum WasmKind {
+    Component,
+    CoreModule,
+}
+
+/// Tell components from core modules, and refuse what is neither with a message saying so.
+fn wasm_kind(bytes: &[u8]) -> Result<WasmKind> {
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
         bail!("not a WebAssembly file");
     }
     match &bytes[4..8] {
-        [0x0d, 0x00, 0x01, 0x00] => Ok(()),
-        [0x01, 0x00, 0x00, 0x00] => bail!(
-            "this is a core WebAssembly module, not a component: build for wasm32-wasip2 \
-             (or run `wasm-tools component new` on it)"
-        ),
+        [0x0d, 0x00, 0x01, 0x00] => Ok(WasmKind::Component),
+        [0x01, 0x00, 0x00, 0x00] => Ok(WasmKind::CoreModule),
         _ => bail!("unsupported WebAssembly binary version"),
     }
+}
+
+/// Turn a core module into a component: the WIT world its bindings (spin-sdk ≥ 2, wit-bindgen)
+/// embedded in custom sections gives the component's imports and exports, and the WASI preview1
+/// adapter of this wasmtime release implements `wasi_snapshot_preview1` on WASIp2.
+///
+/// A module without an embedded world (a WASI command with only `_start`, a Spin 1 module)
+/// becomes a component that exports no handler, which the loader refuses by name.
+pub fn componentize(module: &[u8]) -> Result<Vec<u8>> {
+    let adapter = wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER;
+    let hint = "a core WebAssembly module (wasm32-wasip1) that riff could not turn into a component with \
+                the WASI preview1 adapter; build it for wasm32-wasip2, or with spin-sdk 2 or later";
+    let mut encoder = wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(module)
+        .context(hint)?
+        .adapter("wasi_snapshot_preview1", adapter)
+        .context(hint)?;
+    encoder.encode().context(hint)
 }
 
 fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
@@ -192,10 +223,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refuses_non_components() {
-        assert!(check_is_component(b"hello").unwrap_err().to_string().contains("not a WebAssembly"));
-        let core = b"\0asm\x01\0\0\0";
-        assert!(check_is_component(core).unwrap_err().to_string().contains("core WebAssembly module"));
-        assert!(check_is_component(b"\0asm\x0d\0\x01\0").is_ok());
+    fn tells_components_from_core_modules_and_refuses_the_rest() {
+        assert!(wasm_kind(b"hello").unwrap_err().to_string().contains("not a WebAssembly"));
+        assert_eq!(wasm_kind(b"\0asm\x01\0\0\0").unwrap(), WasmKind::CoreModule);
+        assert_eq!(wasm_kind(b"\0asm\x0d\0\x01\0").unwrap(), WasmKind::Component);
+        assert!(wasm_kind(b"\0asm\x02\0\0\0").unwrap_err().to_string().contains("unsupported"));
+    }
+
+    /// A core module that writes through preview1 becomes a component importing WASIp2.
+    #[test]
+    fn core_modules_become_components_with_the_preview1_adapter() {
+        let module = wat::parse_str(
+            r#"(module
+                 (import "wasi_snapshot_preview1" "fd_write"
+                   (func $fd_write (param i32 i32 i32 i32) (result i32)))
+                 (memory (export "memory") 1)
+                 (func (export "run") (result i32)
+                   (call $fd_write (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0))))"#,
+        )
+        .unwrap();
+        let component = componentize(&module).unwrap();
+        assert_eq!(wasm_kind(&component).unwrap(), WasmKind::Component);
+        let engine = RiffEngine::new(&EngineSettings { max_instances: 4, ..Default::default() }).unwrap();
+        let loaded = engine.load_component_bytes(&module).unwrap();
+        let imports: Vec<String> = loaded
+            .component
+            .component_type()
+            .imports(engine.engine())
+            .map(|(name, _)| name.to_string())
+            .collect();
+        assert!(imports.iter().any(|i| i.starts_with("wasi:cli/stdout")), "{imports:?}");
+        assert_eq!(loaded.digest, hex::encode(Sha256::digest(&module)), "the module's own digest");
+
+        let broken = componentize(b"\0asm\x01\0\0\0\xff").unwrap_err();
+        assert!(format!("{broken:#}").contains("wasm32-wasip2"), "{broken:#}");
     }
 }
