@@ -160,3 +160,15 @@ environment = {{ MODE = "wasip1" }}
     assert_eq!(status, 403, "not granted: {out}");
     assert_eq!(get(&riff.url("/p1/write-file")).0, 403, "no files granted");
 }
+
+/// `riff up -f FILE.wasm`: one component on every path, granted nothing (as `spin up -f`).
+#[test]
+fn one_wasm_file_is_served_on_every_path_with_no_grants() {
+    let riff = Riff::start_from(&wasm_dir().join("probe.wasm"), &[]);
+    assert_eq!(get(&riff.url("/hello")), (200, "hello from probe".into()));
+    let (status, h) = get_json(&riff.url("/any/path?echo=headers"));
+    assert_eq!((status, &h["spin-matched-route"]), (200, &serde_json::json!("/...")), "{h}");
+    let (status, out) = get_json(&riff.url("/kv?op=get&key=k"));
+    assert_eq!(status, 403, "no store granted: {out}");
+    assert_eq!(get(&riff.url("/env/MODE")).0, 404, "no environment");
+}

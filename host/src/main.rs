@@ -75,7 +75,8 @@ const DEFAULT_ADMIN_URL: &str = "http://127.0.0.1:3001";
 
 #[derive(clap::Args)]
 struct UpArgs {
-    /// The manifest (or a directory containing spin.toml).
+    /// The manifest (or a directory containing spin.toml), or one `.wasm` to serve on `/...`
+    /// with nothing granted.
     #[arg(short = 'f', long = "from", default_value = "spin.toml")]
     from: PathBuf,
     /// Address to serve on.
@@ -161,7 +162,12 @@ fn main() -> ExitCode {
 }
 
 fn up(args: UpArgs) -> Result<()> {
-    let manifest = manifest::load(&manifest_path(args.from))?;
+    let from = manifest_path(args.from);
+    let one_component = from.extension().is_some_and(|e| e.eq_ignore_ascii_case("wasm"));
+    if one_component && (args.watch || args.build) {
+        anyhow::bail!("--watch and --build need a manifest: {} is one component", from.display());
+    }
+    let manifest = if one_component { manifest::for_component(&from)? } else { manifest::load(&from)? };
     if args.build {
         builder::build(&manifest, None)?;
     }

@@ -100,10 +100,15 @@ pub fn repo_manifest(extra: &str) -> String {
 }
 
 fn riff_command(dir: &Path, extra: &[&str]) -> Command {
+    riff_command_from(&dir.join("spin.toml"), dir, extra)
+}
+
+/// `riff up -f FROM` with its state in `dir`.
+fn riff_command_from(from: &Path, dir: &Path, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_riff"));
     cmd.arg("up")
         .arg("-f")
-        .arg(dir.join("spin.toml"))
+        .arg(from)
         .args(["--listen", "127.0.0.1:0", "--state-dir"])
         .arg(dir.join(".riff"))
         .arg("--cache-dir")
@@ -138,7 +143,19 @@ impl Riff {
     /// Start riff on an app directory prepared by [`app_dir`] (the state directory is kept there).
     pub fn start_in(dir: tempfile::TempDir, args: &[&str], env: &[(&str, &str)]) -> Riff {
         let mut cmd = riff_command(dir.path(), args);
-        cmd.envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.envs(env.iter().copied());
+        Self::spawn(cmd, dir)
+    }
+
+    /// `riff up -f FROM` (a manifest, or one `.wasm`), its state in a fresh directory.
+    pub fn start_from(from: &Path, args: &[&str]) -> Riff {
+        let dir = tempfile::tempdir().unwrap();
+        let cmd = riff_command_from(from, dir.path(), args);
+        Self::spawn(cmd, dir)
+    }
+
+    fn spawn(mut cmd: Command, dir: tempfile::TempDir) -> Riff {
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("starting riff");
         let log = Arc::new(Mutex::new(String::new()));
         let stderr = child.stderr.take().unwrap();

@@ -380,6 +380,30 @@ pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
     parse(&text, path, &dir)
 }
 
+/// The app `riff up -f FILE.wasm` serves: that one component (a component or a core module) on
+/// `/...`, granted nothing, as `spin up -f FILE.wasm` does. Its id is the file's stem in kebab
+/// case; state lives beside the file.
+pub fn for_component(wasm: &Path) -> Result<Manifest, ManifestError> {
+    let failed = |message: String| ManifestError { file: wasm.to_path_buf(), line: None, message };
+    let source = std::fs::canonicalize(wasm).map_err(|e| failed(format!("cannot read component: {e}")))?;
+    let stem = source.file_stem().map(|s| s.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    let words: Vec<&str> =
+        stem.split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let id = match words.join("-") {
+        id if id.starts_with(|c: char| c.is_ascii_lowercase()) => id,
+        id if id.is_empty() => "app".to_string(),
+        id => format!("app-{id}"),
+    };
+    let text = format!(
+        "spin_manifest_version = 2\n[application]\nname = {name}\n\n[[trigger.http]]\nroute = \"/...\"\n\
+         component = \"{id}\"\n\n[component.{id}]\nsource = {source}\n",
+        name = toml::Value::String(id.clone()),
+        source = toml::Value::String(source.to_string_lossy().into_owned()),
+    );
+    let dir = source.parent().unwrap_or(Path::new("/")).to_path_buf();
+    parse(&text, wasm, &dir)
+}
+
 /// Parse and validate manifest text; `dir` resolves relative paths.
 pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestError> {
     let err_at = |offset: Option<usize>, message: String| ManifestError {
@@ -835,6 +859,24 @@ pub fn parse_duration(value: &toml::Value) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn one_component_file_is_an_app_on_every_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let wasm = dir.path().join("My_Service 2.wasm");
+        std::fs::write(&wasm, b"\0asm\x0d\0\x01\0").unwrap();
+        let manifest = for_component(&wasm).unwrap();
+        assert_eq!(manifest.components.len(), 1);
+        let component = &manifest.components[0];
+        assert_eq!(component.id, "my-service-2");
+        assert!(component.key_value_stores.is_empty() && component.allowed_outbound_hosts.is_empty());
+        assert_eq!(manifest.dir, std::fs::canonicalize(dir.path()).unwrap());
+        let missing = for_component(&dir.path().join("absent.wasm")).unwrap_err();
+        assert!(missing.to_string().contains("cannot read component"), "{missing}");
+        let digits = dir.path().join("42.wasm");
+        std::fs::write(&digits, b"").unwrap();
+        assert_eq!(for_component(&digits).unwrap().components[0].id, "app-42");
+    }
+
     use super::*;
 
     fn parse_str(text: &str) -> Result<Manifest, ManifestError> {
