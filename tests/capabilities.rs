@@ -284,3 +284,73 @@ fn outbound_http_allowed_denied_and_chained() {
     let (status, _) = kv(&riff, "front", "store=private&op=get&key=k");
     assert_eq!(status, 403);
 }
+
+/// `wasi:sockets` TCP under `allowed_outbound_hosts`, as Spin grants it: an exact address, a
+/// range, nothing.
+#[test]
+fn tcp_sockets_reach_only_granted_addresses() {
+    let echo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = echo.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in echo.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 64];
+            use std::io::{Read, Write};
+            if let Ok(n) = stream.read(&mut buf) {
+                let _ = stream.write_all(&[b"echo:", &buf[..n]].concat());
+            }
+        }
+    });
+    let riff = Riff::start(&format!(
+        r#"
+spin_manifest_version = 2
+[application]
+name = "sockets"
+
+[[trigger.http]]
+route = "/exact/..."
+component = "exact"
+
+[[trigger.http]]
+route = "/range/..."
+component = "range"
+
+[[trigger.http]]
+route = "/other-port/..."
+component = "other-port"
+
+[[trigger.http]]
+route = "/none/..."
+component = "none"
+
+[component.exact]
+source = "{{wasm}}/probe.wasm"
+allowed_outbound_hosts = ["tcp://127.0.0.1:{port}"]
+
+[component.range]
+source = "{{wasm}}/probe.wasm"
+allowed_outbound_hosts = ["tcp://127.0.0.0/24:*"]
+
+[component.other-port]
+source = "{{wasm}}/probe.wasm"
+allowed_outbound_hosts = ["tcp://127.0.0.1:{other}", "http://127.0.0.1:{port}"]
+
+[component.none]
+source = "{{wasm}}/probe.wasm"
+"#,
+        other = port.wrapping_add(1).max(1),
+    ));
+    let exchange =
+        |prefix: &str| get_json(&riff.url(&format!("/{prefix}/tcp?addr=127.0.0.1:{port}&send=ping")));
+    assert_eq!(exchange("exact"), (200, json!({ "reply": "echo:ping" })));
+    assert_eq!(exchange("range"), (200, json!({ "reply": "echo:ping" })));
+    for denied in ["other-port", "none"] {
+        let (status, out) = exchange(denied);
+        assert_eq!(status, 502, "{denied}: {out}");
+        assert!(
+            out["kind"] == "PermissionDenied" || out["error"].as_str().unwrap().contains("denied"),
+            "{denied}: {out}"
+        );
+    }
+    assert!(riff.wait_for_log("denied: not in allowed_outbound_hosts"));
+}

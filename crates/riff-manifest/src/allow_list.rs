@@ -1,5 +1,11 @@
 //! `allowed_outbound_hosts`: parsing the manifest's entries and matching a destination against
 //! them. A leaf: the manifest checks entries at load time with it, without the capability.
+//!
+//! Schemes: `http` and `https` (outbound HTTP), `tcp` and `udp` (`wasi:sockets`; a port is
+//! required), `*` for any. Hosts: a name, `*.suffix`, `*`, an IP address, or an IP range in CIDR
+//! form (`127.0.0.0/24`), as Spin writes them.
+
+use std::net::IpAddr;
 
 /// One parsed `allowed_outbound_hosts` entry, e.g. `https://*.example.com:8443`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +21,8 @@ enum HostPattern {
     Exact(String),
     /// `*.example.com`: any subdomain (not the apex).
     Suffix(String),
+    /// `10.0.0.0/8`: any address in the range.
+    Range(IpAddr, u8),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,19 +40,30 @@ impl AllowedHost {
             .ok_or_else(|| format!("{entry:?} needs a scheme, e.g. \"https://{entry}\""))?;
         let scheme = match scheme {
             "*" => None,
-            "http" | "https" => Some(scheme.to_string()),
-            other => return Err(format!("{entry:?}: unsupported scheme {other:?} (use http, https or *)")),
+            "http" | "https" | "tcp" | "udp" => Some(scheme.to_string()),
+            other => {
+                return Err(format!(
+                    "{entry:?}: unsupported scheme {other:?} (use http, https, tcp, udp or *)"
+                ))
+            }
         };
         let rest = rest.trim_end_matches('/');
-        if rest.contains('/') {
-            return Err(format!("{entry:?}: give a scheme, host and port only, no path"));
-        }
         let (host, port) = match rest.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (h, Some(p)),
+            Some((h, p)) if !p.contains(']') && (!h.ends_with(']') || h.starts_with('[')) => (h, Some(p)),
             _ => (rest, None),
         };
         let host = host.to_ascii_lowercase();
-        let host = if host == "*" {
+        let host = if let Some((address, prefix)) = host.split_once('/') {
+            let address: IpAddr = address
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse()
+                .map_err(|_| format!("{entry:?}: give a scheme, host and port only, no path"))?;
+            let bits = if address.is_ipv4() { 32 } else { 128 };
+            match prefix.parse::<u8>() {
+                Ok(prefix) if prefix <= bits => HostPattern::Range(address, prefix),
+                _ => return Err(format!("{entry:?}: bad address range (an IP address / 0..={bits})")),
+            }
+        } else if host == "*" {
             HostPattern::Any
         } else if let Some(suffix) = host.strip_prefix("*.") {
             if suffix.is_empty() || suffix.contains('*') {
@@ -61,6 +80,9 @@ impl AllowedHost {
             Some("*") => PortPattern::Any,
             Some(p) => PortPattern::Exact(p.parse().map_err(|_| format!("{entry:?}: bad port {p:?}"))?),
         };
+        if port == PortPattern::Default && matches!(scheme.as_deref(), Some("tcp" | "udp")) {
+            return Err(format!("{entry:?}: a socket grant needs a port (or *), e.g. \"{entry}:5432\""));
+        }
         Ok(Self { scheme, host, port })
     }
 
@@ -76,6 +98,10 @@ impl AllowedHost {
             HostPattern::Any => true,
             HostPattern::Exact(h) => *h == host,
             HostPattern::Suffix(s) => host.ends_with(s.as_str()),
+            HostPattern::Range(network, prefix) => host
+                .trim_matches(|c| c == '[' || c == ']')
+                .parse()
+                .is_ok_and(|ip| in_range(ip, *network, *prefix)),
         };
         let port_ok = match self.port {
             PortPattern::Any => true,
@@ -83,6 +109,21 @@ impl AllowedHost {
             PortPattern::Default => Some(port) == default_port(scheme),
         };
         host_ok && port_ok
+    }
+}
+
+/// Is `ip` within `network`/`prefix`? (An IPv4 address never is in an IPv6 range, nor back.)
+fn in_range(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
+    match (ip, network) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
     }
 }
 
@@ -106,6 +147,30 @@ impl AllowList {
 
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         self.0.iter().any(|h| h.allows(scheme, host, port))
+    }
+
+    /// Does any entry let `scheme` (`tcp`, `udp`) reach somewhere at all?
+    pub fn grants_scheme(&self, scheme: &str) -> bool {
+        self.0.iter().any(|h| h.scheme.as_deref().is_none_or(|s| s == scheme))
+    }
+
+    /// The host names (not addresses, ranges or wildcards) of the entries that apply to
+    /// `scheme`: a socket connects to an address, which is allowed when one of these resolves
+    /// to it.
+    pub fn names_for(&self, scheme: &str) -> Vec<String> {
+        let applies = |h: &&AllowedHost| h.scheme.as_deref().is_none_or(|s| s == scheme);
+        self.0
+            .iter()
+            .filter(applies)
+            .filter_map(|h| match &h.host {
+                HostPattern::Exact(name)
+                    if name.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>().is_err() =>
+                {
+                    Some(name.clone())
+                }
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -136,6 +201,27 @@ mod tests {
         assert!(allows("*://*:*", "http", "anything", 1234));
         assert!(allows("*://example.com", "https", "EXAMPLE.com", 443));
         assert!(allows("http://*.spin.internal", "http", "catalog.spin.internal", 80));
+    }
+
+    #[test]
+    fn sockets_and_address_ranges() {
+        assert!(allows("tcp://127.0.0.0/24:*", "tcp", "127.0.0.9", 5432));
+        assert!(!allows("tcp://127.0.0.0/24:*", "tcp", "127.0.1.9", 5432));
+        assert!(!allows("tcp://127.0.0.0/24:*", "udp", "127.0.0.9", 5432));
+        assert!(allows("tcp://10.0.0.0/8:6379", "tcp", "10.200.3.4", 6379));
+        assert!(!allows("tcp://10.0.0.0/8:6379", "tcp", "10.200.3.4", 6380));
+        assert!(allows("udp://[fd00::]/8:53", "udp", "fd12::1", 53));
+        assert!(!allows("udp://[fd00::]/8:53", "udp", "127.0.0.1", 53));
+        assert!(allows("*://0.0.0.0/0:*", "http", "192.0.2.1", 80));
+        assert!(allows("tcp://127.0.0.1:7000", "tcp", "127.0.0.1", 7000));
+        let list =
+            AllowList::parse(&["tcp://db.internal:5432".into(), "https://example.com".into()]).unwrap();
+        assert!(list.grants_scheme("tcp") && !list.grants_scheme("udp"));
+        assert_eq!(list.names_for("tcp"), ["db.internal"]);
+        assert!(AllowList::parse(&["*://*:*".into()]).unwrap().grants_scheme("udp"));
+        for bad in ["tcp://127.0.0.1", "tcp://10.0.0.0/33:*", "tcp://x/8:*", "redis://cache:6379"] {
+            assert!(AllowedHost::parse(bad).is_err(), "{bad} should be refused");
+        }
     }
 
     #[test]

@@ -214,7 +214,7 @@ fn build_wasi(runtime: &ComponentRuntime) -> Result<wasmtime_wasi::WasiCtx> {
         wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
             .map_err(|e| anyhow!("mounting {}: {e}", host.display()))?;
     }
-    // No sockets: network access goes through wasi:http and the allow-list only.
-    wasi.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+    // Sockets only where `allowed_outbound_hosts` has tcp:// or udp:// entries.
+    crate::capabilities::sockets::grant(&mut wasi, &runtime.allow);
     Ok(wasi.build())
 }

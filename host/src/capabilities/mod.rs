@@ -7,6 +7,7 @@
 //! `spin.toml`) on every open or request.
 
 pub mod services;
+pub mod sockets;
 
 use wasmtime::component::Linker;
 

@@ -13,6 +13,7 @@
 //! | `/alloc?mib=N` | allocates N MiB and writes to every page of it |
 //! | `/wait?key=K&store=S` | sets `K.started`, then answers once the test has set `K` (store `default` unless `S`) |
 //! | `/bench/{kv,sql-setup,sql,sql-write,chain}` | the benchmark's capability routes |
+//! | `/tcp?addr=HOST:PORT&send=TEXT` | a `wasi:sockets` TCP exchange: `{"reply"}` or 502 `{"error","kind"}` |
 
 use anyhow::Result;
 use serde_json::{json, Value as Json};
@@ -54,6 +55,7 @@ async fn handle(req: Request) -> Result<impl IntoResponse> {
             Err(e) => text(403, &e.to_string()),
         },
         ["outbound"] => outbound(query_value(&query, "url")).await,
+        ["tcp"] => tcp(query_value(&query, "addr"), query_value(&query, "send")),
         ["fault", kind] => fault(kind, &query),
         ["alloc"] => alloc(&query),
         ["wait"] => wait(&query),
@@ -228,6 +230,21 @@ async fn outbound(url: &str) -> Response {
             json_response(200, &json!({ "status": resp.status(), "body": body }))
         }
         Err(e) => json_response(502, &json!({ "error": e.to_string() })),
+    }
+}
+
+/// Connect to `addr` over `wasi:sockets` TCP, send `message`, answer with the first reply.
+fn tcp(addr: &str, message: &str) -> Response {
+    use std::io::{Read, Write};
+    let exchanged = std::net::TcpStream::connect(addr).and_then(|mut stream| {
+        stream.write_all(message.as_bytes())?;
+        let mut reply = vec![0; 1024];
+        let n = stream.read(&mut reply)?;
+        Ok(String::from_utf8_lossy(&reply[..n]).into_owned())
+    });
+    match exchanged {
+        Ok(reply) => json_response(200, &json!({ "reply": reply })),
+        Err(e) => json_response(502, &json!({ "error": e.to_string(), "kind": format!("{:?}", e.kind()) })),
     }
 }
 
