@@ -438,7 +438,7 @@ fn bad_artifacts_are_refused_and_the_old_version_keeps_serving() {
     truncated.extend_from_slice(&[0xff; 16]);
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
         ("svc", b"this is not wasm".to_vec(), "not a WebAssembly file"),
-        ("svc", b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module, not a component"),
+        ("svc", b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module without a WIT world"),
         ("svc", truncated, "refused new version of \"svc\""),
         ("svc", wasm("unsupported.wasm"), "does not instantiate against riff"),
         ("svc", wasm("auth_stub.wasm"), "wasi:http/incoming-handler"),

@@ -84,7 +84,7 @@ fn core_module_is_not_a_component() {
     std::fs::write(dir.path().join("core.wasm"), b"\0asm\x01\0\0\0").unwrap();
     let (code, err) = riff_fails_in(dir.path(), &[], &[]);
     assert_ne!(code, 0);
-    assert!(error_line(&err).contains("core WebAssembly module, not a component"), "{err}");
+    assert!(error_line(&err).contains("core WebAssembly module without a WIT world"), "{err}");
 }
 
 #[test]

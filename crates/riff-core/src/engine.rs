@@ -107,6 +107,9 @@ impl RiffEngine {
     /// Compile (or fetch from cache) a component — or a core module, adapted — from its bytes.
     pub fn load_component_bytes(&self, bytes: &[u8]) -> Result<LoadedArtifact> {
         let kind = wasm_kind(bytes)?;
+        if kind == WasmKind::CoreModule {
+            check_embedded_world(bytes)?; // before the cache, which would hide a refusal
+        }
         let digest = hex::encode(Sha256::digest(bytes));
         let cache_file = self.cache_dir.as_ref().map(|dir| {
             let mut h = Sha256::new();
@@ -115,6 +118,10 @@ impl RiffEngine {
             let mut compat = std::collections::hash_map::DefaultHasher::new();
             self.engine.precompile_compatibility_hash().hash(&mut compat);
             h.update(compat.finish().to_le_bytes());
+            if kind == WasmKind::CoreModule {
+                // The adapter is part of what was compiled.
+                h.update(b"wasi-preview1-adapter/48.0.8");
+            }
             dir.join(format!("{}.cwasm", hex::encode(&h.finalize()[..16])))
         });
         if let Some(file) = &cache_file {
@@ -191,9 +198,10 @@ fn wasm_kind(bytes: &[u8]) -> Result<WasmKind> {
 /// embedded in custom sections gives the component's imports and exports, and the WASI preview1
 /// adapter of this wasmtime release implements `wasi_snapshot_preview1` on WASIp2.
 ///
-/// A module without an embedded world (a WASI command with only `_start`, a Spin 1 module)
-/// becomes a component that exports no handler, which the loader refuses by name.
+/// A module without an embedded world (a WASI command with only `_start`, a Spin 1 module) is
+/// refused: nothing says what it exports.
 pub fn componentize(module: &[u8]) -> Result<Vec<u8>> {
+    check_embedded_world(module)?;
     let adapter = wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER;
     let hint = "a core WebAssembly module (wasm32-wasip1) that riff could not turn into a component with \
                 the WASI preview1 adapter; build it for wasm32-wasip2, or with spin-sdk 2 or later";
@@ -204,6 +212,21 @@ pub fn componentize(module: &[u8]) -> Result<Vec<u8>> {
         .adapter("wasi_snapshot_preview1", adapter)
         .context(hint)?;
     encoder.encode().context(hint)
+}
+
+/// Refuse a core module without the `component-type` custom section wit-bindgen embeds.
+fn check_embedded_world(module: &[u8]) -> Result<()> {
+    let embedded = wasmparser::Parser::new(0).parse_all(module).any(|payload| {
+        matches!(payload, Ok(wasmparser::Payload::CustomSection(section)) if section.name().starts_with("component-type"))
+    });
+    if !embedded {
+        bail!(
+            "this is a core WebAssembly module without a WIT world (a WASI command, or a Spin 1 module), \
+             so riff cannot tell what it exports: build it for wasm32-wasip2, or for wasm32-wasip1 with \
+             spin-sdk 2 or later (or wit-bindgen)"
+        );
+    }
+    Ok(())
 }
 
 fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
@@ -233,13 +256,30 @@ mod tests {
     /// A core module that writes through preview1 becomes a component importing WASIp2.
     #[test]
     fn core_modules_become_components_with_the_preview1_adapter() {
-        let module = wat::parse_str(
+        let mut module = wat::parse_str(
             r#"(module
                  (import "wasi_snapshot_preview1" "fd_write"
                    (func $fd_write (param i32 i32 i32 i32) (result i32)))
                  (memory (export "memory") 1)
                  (func (export "run") (result i32)
                    (call $fd_write (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0))))"#,
+        )
+        .unwrap();
+        let bare = componentize(&module).unwrap_err().to_string();
+        assert!(bare.contains("core WebAssembly module without a WIT world"), "{bare}");
+        // The world wit-bindgen would embed: an empty one is enough to adapt.
+        let resolve_and_world = {
+            let mut resolve = wit_parser::Resolve::default();
+            let pkg = resolve.push_str("world.wit", "package riff:test;\nworld empty {}\n").unwrap();
+            let world = resolve.select_world(&[pkg], Some("empty")).unwrap();
+            (resolve, world)
+        };
+        let (resolve, world) = resolve_and_world;
+        wit_component::embed_component_metadata(
+            &mut module,
+            &resolve,
+            world,
+            wit_component::StringEncoding::UTF8,
         )
         .unwrap();
         let component = componentize(&module).unwrap();
