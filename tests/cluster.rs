@@ -425,3 +425,22 @@ fn replicas_leave_a_load_balancer_without_losing_requests_or_writes() {
     }
     cluster.replicas.truncate(1);
 }
+
+/// `[[trigger.cron]]` on two replicas: every tick is claimed in the shared `[deployments]` store
+/// and runs on one replica only.
+#[test]
+fn a_cron_tick_runs_once_across_replicas() {
+    let Some(cluster) = Cluster::start("cluster cron", crate::cron::APP, 2, &[]) else { return };
+    let first = &cluster.replicas[0];
+    eventually(
+        "four ticks",
+        Duration::from_secs(30),
+        || format!("{:?}", crate::cron::ticks(first)),
+        || crate::cron::ticks(first).len() >= 4,
+    );
+    let seen = crate::cron::ticks(first);
+    assert!(seen.iter().all(|(_, runs)| runs == "1"), "no tick ran twice: {seen:?}");
+    assert_eq!(seen, crate::cron::ticks(&cluster.replicas[1]), "one store, one record");
+    let runs: Vec<usize> = cluster.replicas.iter().map(|r| r.log().matches("(run ").count()).collect();
+    eprintln!("ticks run per replica: {runs:?}");
+}

@@ -12,6 +12,7 @@ mod catalog;
 mod chinook;
 mod cluster;
 mod cluster_outages;
+mod cron;
 mod faults;
 mod front_door;
 mod hot_reload;

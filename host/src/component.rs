@@ -42,6 +42,8 @@ pub struct LoadedComponent {
     pub proxy: Option<ProxyIndices>,
     /// Its `riff:platform/queue-handler`, when it exports one.
     pub subscriber: Option<riff_trigger_queue::SubscriberIndices>,
+    /// Its `fermyon:spin-cron` `handle-cron-event`, when it exports one.
+    pub cron: Option<riff_trigger_cron::SpinCronIndices>,
     /// SHA-256 of the `.wasm`, hex.
     pub version: String,
     pub origin: Origin,

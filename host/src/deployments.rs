@@ -37,6 +37,16 @@ impl Deployments {
         Self { store }
     }
 
+    /// Take `key` for this replica if no replica took it: the cluster's once-only guard (a
+    /// cron tick). `Ok(false)` when another replica has it.
+    pub async fn claim_once(&self, key: &str, holder: &[u8]) -> Result<bool> {
+        let seen = self.store.snapshot(key).await?;
+        if seen.current.is_some() {
+            return Ok(false);
+        }
+        Ok(self.store.compare_and_swap(key, &seen, holder).await?)
+    }
+
     /// The versions that should be serving, by component.
     pub async fn live(&self) -> Result<BTreeMap<String, Live>> {
         match self.store.get(LIVE).await? {

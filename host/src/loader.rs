@@ -160,6 +160,25 @@ impl Loader {
         self.manifest.http_routes.iter().any(|r| r.component == id)
     }
 
+    /// Does a `[[trigger.cron]]` run `id`? It must then export `handle-cron-event`.
+    fn is_scheduled(&self, id: &str) -> bool {
+        self.manifest.cron_triggers.iter().any(|c| c.component == id)
+    }
+
+    /// Every `[[trigger.cron]]`, its expression parsed (the manifest checked it).
+    pub fn cron_jobs(&self) -> Result<Vec<riff_trigger_cron::CronJob>> {
+        self.manifest
+            .cron_triggers
+            .iter()
+            .map(|c| {
+                Ok(riff_trigger_cron::CronJob {
+                    component: c.component.clone(),
+                    schedule: riff_trigger_cron::Schedule::parse(&c.cron_expression)?,
+                })
+            })
+            .collect()
+    }
+
     /// The topics `[[trigger.queue]]` delivers to `id`; it must then export the queue handler.
     fn subscribed_topics(&self, id: &str) -> Vec<&str> {
         self.manifest.queue_triggers.iter().filter(|q| q.component == id).map(|q| q.topic.as_str()).collect()
@@ -266,6 +285,13 @@ impl Loader {
                 topics.join(", ")
             ),
         };
+        let cron = match riff_trigger_cron::SpinCronIndices::new(&instance_pre) {
+            Ok(indices) => Some(indices),
+            Err(_) if !self.is_scheduled(id) => None,
+            Err(e) => bail!(
+                "[[trigger.cron]] runs it, but it does not export fermyon:spin-cron@2.0.0 handle-cron-event: {e}"
+            ),
+        };
         let reuse = component.riff.instance_reuse;
 
         // Grants depend only on the manifest entry: a new version of an unchanged entry shares
@@ -287,6 +313,7 @@ impl Loader {
             ),
             proxy,
             subscriber,
+            cron,
             version: artifact.digest,
             origin,
             fingerprint,

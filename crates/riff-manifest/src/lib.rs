@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -63,6 +64,8 @@ pub struct Manifest {
     pub http_routes: Vec<HttpRoute>,
     /// `[[trigger.queue]]`: topics delivered to components.
     pub queue_triggers: Vec<QueueTrigger>,
+    /// `[[trigger.cron]]`: components called on a schedule.
+    pub cron_triggers: Vec<CronTrigger>,
     /// `[application.tool.riff]`: app-wide settings Spin does not have.
     pub riff: AppSettings,
 }
@@ -121,6 +124,28 @@ pub struct QueueTrigger {
 }
 
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+
+/// `[[trigger.cron]]` (Spin's cron trigger plugin): call `component`'s
+/// `fermyon:spin-cron` `handle-cron-event` export at every tick of `cron_expression`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronTrigger {
+    pub component: String,
+    pub cron_expression: String,
+    pub line: Option<usize>,
+}
+
+/// Check a cron trigger's expression: six fields (second minute hour day-of-month month
+/// day-of-week) and an optional year, as Spin's plugin reads them.
+pub fn check_cron_expression(expression: &str) -> Result<(), String> {
+    if expression.split_whitespace().count() == 5 {
+        return Err(format!(
+            "{expression:?} has 5 fields; the cron trigger takes 6, seconds first: \"0 {expression}\""
+        ));
+    }
+    cron::Schedule::from_str(expression).map(|_| ()).map_err(|e| {
+        format!("{expression:?} is not a cron expression (second minute hour day-of-month month day-of-week [year]): {e}")
+    })
+}
 
 /// One `files` entry: a glob relative to the manifest, or a directory/file mapping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -254,6 +279,15 @@ struct RawTriggers {
     http: Vec<Spanned<RawHttpTrigger>>,
     #[serde(default)]
     queue: Vec<Spanned<RawQueueTrigger>>,
+    #[serde(default)]
+    cron: Vec<Spanned<RawCronTrigger>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCronTrigger {
+    component: String,
+    cron_expression: String,
 }
 
 #[derive(Deserialize)]
@@ -555,6 +589,25 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         });
     }
 
+    let mut cron_triggers = Vec::new();
+    for trigger in raw.trigger.cron {
+        let at = Some(trigger.span().start);
+        let trigger = trigger.into_inner();
+        if !ids.contains(trigger.component.as_str()) {
+            return Err(err_at(
+                at,
+                format!("[[trigger.cron]] component: no component named {:?}", trigger.component),
+            ));
+        }
+        check_cron_expression(&trigger.cron_expression)
+            .map_err(|m| err_at(at, format!("[[trigger.cron]] cron_expression: {m}")))?;
+        cron_triggers.push(CronTrigger {
+            component: trigger.component,
+            cron_expression: trigger.cron_expression,
+            line: at.map(|o| line_of(text, o)),
+        });
+    }
+
     Ok(Manifest {
         path: file.to_path_buf(),
         dir: dir.to_path_buf(),
@@ -565,6 +618,7 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         components,
         http_routes,
         queue_triggers,
+        cron_triggers,
         riff: app_settings,
     })
 }

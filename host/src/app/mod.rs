@@ -8,6 +8,7 @@
 //! the component's current version.
 
 mod calls;
+mod cron;
 mod deliveries;
 mod http;
 
@@ -46,6 +47,8 @@ pub struct App {
     /// The durable message queue and the tasks delivering from it.
     pub(crate) queue: Arc<dyn QueueBackend>,
     pub(crate) dispatcher: riff_trigger_queue::Dispatcher,
+    /// The `[[trigger.cron]]` tasks.
+    pub(crate) cron: riff_trigger_cron::Scheduler,
     /// The shared record of deployed versions (`[deployments]`), when replicas share one.
     pub(crate) deployments: Option<crate::deployments::Deployments>,
 }
@@ -121,6 +124,7 @@ impl App {
         }
         let snapshot = loader.snapshot(components)?;
         let subscriptions = loader.subscriptions();
+        let cron_jobs = loader.cron_jobs()?;
         let reload = ReloadState::new(loader, &snapshot);
         let app = Arc::new_cyclic(|me: &Weak<App>| {
             let callees: Weak<dyn Callees> = me.clone();
@@ -133,11 +137,13 @@ impl App {
                 reload: tokio::sync::Mutex::new(reload),
                 queue: queue.clone(),
                 dispatcher: Default::default(),
+                cron: Default::default(),
                 deployments,
             }
         });
 
         app.dispatcher.run(Arc::downgrade(&app), queue, subscriptions).await;
+        app.cron.run(Arc::downgrade(&app), cron_jobs);
         spawn_warm_sweeper(Arc::downgrade(&app));
         Ok(app)
     }

@@ -321,6 +321,8 @@ impl App {
             }
         }
         let subscriptions_changed = next.subscriptions() != state.loader.subscriptions();
+        let cron_changed = next.manifest.cron_triggers != state.loader.manifest.cron_triggers;
+        let cron_jobs = next.cron_jobs()?;
         let subscriptions = next.subscriptions();
         self.current.store(Arc::new(snapshot));
         for id in change.changed.iter().chain(&change.removed) {
@@ -332,6 +334,9 @@ impl App {
         state.file_digests = file_digests;
         if subscriptions_changed {
             self.dispatcher.run(self.me(), self.queue.clone(), subscriptions).await;
+        }
+        if cron_changed {
+            self.cron.run(self.me(), cron_jobs);
         }
         Ok(change)
     }
