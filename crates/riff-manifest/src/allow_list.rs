@@ -7,6 +7,8 @@
 
 use std::net::IpAddr;
 
+use ipnet::IpNet;
+
 /// One parsed `allowed_outbound_hosts` entry, e.g. `https://*.example.com:8443`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllowedHost {
@@ -22,7 +24,7 @@ enum HostPattern {
     /// `*.example.com`: any subdomain (not the apex).
     Suffix(String),
     /// `10.0.0.0/8`: any address in the range.
-    Range(IpAddr, u8),
+    Range(IpNet),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,15 +56,12 @@ impl AllowedHost {
         };
         let host = host.to_ascii_lowercase();
         let host = if let Some((address, prefix)) = host.split_once('/') {
-            let address: IpAddr = address
-                .trim_matches(|c| c == '[' || c == ']')
-                .parse()
-                .map_err(|_| format!("{entry:?}: give a scheme, host and port only, no path"))?;
-            let bits = if address.is_ipv4() { 32 } else { 128 };
-            match prefix.parse::<u8>() {
-                Ok(prefix) if prefix <= bits => HostPattern::Range(address, prefix),
-                _ => return Err(format!("{entry:?}: bad address range (an IP address / 0..={bits})")),
+            let address = address.trim_matches(|c| c == '[' || c == ']');
+            if address.parse::<IpAddr>().is_err() {
+                return Err(format!("{entry:?}: give a scheme, host and port only, no path"));
             }
+            let range = format!("{address}/{prefix}").parse::<IpNet>();
+            HostPattern::Range(range.map_err(|e| format!("{entry:?}: bad address range: {e}"))?)
         } else if host == "*" {
             HostPattern::Any
         } else if let Some(suffix) = host.strip_prefix("*.") {
@@ -98,10 +97,10 @@ impl AllowedHost {
             HostPattern::Any => true,
             HostPattern::Exact(h) => *h == host,
             HostPattern::Suffix(s) => host.ends_with(s.as_str()),
-            HostPattern::Range(network, prefix) => host
+            HostPattern::Range(range) => host
                 .trim_matches(|c| c == '[' || c == ']')
-                .parse()
-                .is_ok_and(|ip| in_range(ip, *network, *prefix)),
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| range.contains(&ip)),
         };
         let port_ok = match self.port {
             PortPattern::Any => true,
@@ -109,21 +108,6 @@ impl AllowedHost {
             PortPattern::Default => Some(port) == default_port(scheme),
         };
         host_ok && port_ok
-    }
-}
-
-/// Is `ip` within `network`/`prefix`? (An IPv4 address never is in an IPv6 range, nor back.)
-fn in_range(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
-    match (ip, network) {
-        (IpAddr::V4(ip), IpAddr::V4(net)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            u32::from(ip) & mask == u32::from(net) & mask
-        }
-        (IpAddr::V6(ip), IpAddr::V6(net)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            u128::from(ip) & mask == u128::from(net) & mask
-        }
-        _ => false,
     }
 }
 
