@@ -445,3 +445,23 @@ fn a_period_that_ends_renews_or_falls_past_due() {
         "newest first: the declined renewal, the renewal, the subscription"
     );
 }
+
+/// The renewal run (`[[trigger.cron]]`, here every second on top of spin.toml's minutely one)
+/// renews a subscription whose period ended without any request.
+#[test]
+fn renewals_run_on_schedule_without_a_request() {
+    let every_second = "[[trigger.cron]]\ncomponent = \"payment\"\ncron_expression = \"* * * * * *\"\n";
+    let riff =
+        Riff::start_with(&repo_manifest(every_second), &[], &[("RIFF_VARIABLE_PAYMENT_PERIOD_SECONDS", "2")]);
+    let paying = Listener::register(&riff, "scheduled");
+    let (status, first) = paying.send("POST", SUBSCRIPTION, Some(premium("pm_card_visa")));
+    assert_eq!(status, 201, "{first}");
+    let end = number(&first, "current_period_end");
+    // No request to the payment service until the run has renewed it (the log says so).
+    assert!(riff.wait_for_log("1 settled (paid or past due)"), "{}", riff.log());
+    let sub = subscription(&paying);
+    assert_eq!(sub["status"], "active", "{sub}");
+    assert!(number(&sub, "current_period_start") >= end, "renewed before this request: {sub}");
+    let paid: Vec<Option<i64>> = invoices(&paying).iter().map(|i| i["amount_paid"].as_i64()).collect();
+    assert!(paid.len() >= 2 && paid.iter().all(|p| *p == Some(999)), "renewals paid: {paid:?}");
+}

@@ -38,13 +38,14 @@ use model::{value, DeclineBody, InvoiceObject, PaymentMethodObject, PlanObject, 
 
 mod bindings {
     wit_bindgen::generate!({
-        path: ["../../wit/music", "../../wit/platform"],
+        path: ["../../wit/music", "../../wit/platform", "../../wit/deps/spin-cron@2.0.0"],
         inline: "
             package riff:payment-component;
             world payment {
                 import riff:music/auth@0.1.0;
                 import riff:platform/sql@0.1.0;
                 export riff:music/payment@0.1.0;
+                include fermyon:spin-cron/spin-cron@2.0.0;
             }
         ",
         world: "riff:payment-component/payment",
@@ -345,8 +346,9 @@ async fn subscribe(tx: &Tx, user: &str, body: &SubscribeBody, gateway: &Gateway)
 /// Renew a premium subscription whose period has ended (and was not cancelled): charge the
 /// stored payment method for the next period. Paid: a new period, a paid invoice and ledger
 /// entries. Declined: `past_due`, an open invoice, and the listener hears previews until a
-/// payment succeeds. Riff has no timer trigger, so renewal happens at the first use after the
-/// period's end (a billing request or a stream), inside that request's transaction.
+/// payment succeeds. The renewal run ([`renew_all_due`], on the cron trigger) renews every
+/// subscription whose period ended; a billing request or a stream that comes first renews it
+/// itself, inside its own transaction, so no listener is ever served on an unpaid period.
 async fn renew_if_due(tx: &Tx, user: &str, gateway: &Gateway) -> ApiResult<()> {
     let at = now();
     let Some(sub) = load_subscription(tx, user)? else { return Ok(()) };
@@ -552,6 +554,52 @@ impl wit::Guest for Service {
             Some(Plan::Premium) => wit::Plan::Premium,
             _ => wit::Plan::Free,
         })
+    }
+}
+
+/// The renewal run: every premium subscription whose period ended (and that is not set to
+/// cancel) is renewed, each in its own transaction. `renew_if_due` checks again inside it, so a
+/// request or another run that renewed it first leaves nothing to do.
+fn renew_all_due() -> ApiResult<(usize, usize, usize)> {
+    let due = {
+        let tx = Tx::begin()?;
+        let rows = tx.exec(
+            "SELECT user_id FROM subscriptions WHERE plan = ? AND status = ? AND cancel_at_period_end = 0 AND period_end <= ?",
+            &[text(Plan::Premium.id()), text(Status::Active.as_str()), int(now())],
+        )?;
+        tx.commit()?;
+        rows.rows.iter().map(|r| get_text(r, 0)).collect::<Vec<_>>()
+    };
+    let gateway = Gateway::configured();
+    let (mut renewed, mut failed) = (0, 0);
+    for user in &due {
+        let once = || -> ApiResult<()> {
+            let tx = Tx::begin()?;
+            spin_sdk::http::run(renew_if_due(&tx, user, &gateway))?;
+            tx.commit()
+        };
+        match once() {
+            Ok(()) => renewed += 1,
+            Err(e) => {
+                failed += 1;
+                eprintln!("renewal of {user} failed: {}", e.message);
+            }
+        }
+    }
+    Ok((due.len(), renewed, failed))
+}
+
+impl bindings::Guest for Service {
+    /// `[[trigger.cron]]`: the renewal run.
+    fn handle_cron_event(metadata: bindings::Metadata) -> Result<(), bindings::Error> {
+        let (due, renewed, failed) = renew_all_due().map_err(|e| bindings::Error::Other(e.message))?;
+        if due > 0 {
+            println!(
+                "renewals at {}: {due} due, {renewed} settled (paid or past due), {failed} failed",
+                metadata.timestamp
+            );
+        }
+        Ok(())
     }
 }
 
