@@ -354,3 +354,42 @@ source = "{{wasm}}/probe.wasm"
     }
     assert!(riff.wait_for_log("denied: not in allowed_outbound_hosts"));
 }
+
+/// `allowed_outbound_hosts` entries with `{{ variable }}` parts — here the port, as Spin allows —
+/// are resolved at start from the app's variables.
+#[test]
+fn outbound_grants_take_their_port_from_a_variable() {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in server.incoming().flatten() {
+            let mut stream = stream;
+            let mut buf = [0u8; 2048];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
+        }
+    });
+    let manifest = r#"
+spin_manifest_version = 2
+[application]
+name = "variable-port"
+
+[variables]
+backend_port = { required = true }
+
+[[trigger.http]]
+route = "/probe/..."
+component = "probe"
+
+[component.probe]
+source = "{wasm}/probe.wasm"
+allowed_outbound_hosts = ["http://127.0.0.1:{{ backend_port }}"]
+"#;
+    let riff = Riff::start_with(manifest, &[], &[("RIFF_VARIABLE_BACKEND_PORT", &port.to_string())]);
+    let (status, out) = get_json(&riff.url(&format!("/probe/outbound?url=http://127.0.0.1:{port}/")));
+    assert_eq!((status, out), (200, json!({ "status": 200, "body": "ok" })));
+    let other = port.wrapping_add(1).max(1);
+    let (status, out) = get_json(&riff.url(&format!("/probe/outbound?url=http://127.0.0.1:{other}/")));
+    assert_eq!(status, 502, "another port is not granted: {out}");
+}
