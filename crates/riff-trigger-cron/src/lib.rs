@@ -82,22 +82,25 @@ pub struct Scheduler {
 impl Scheduler {
     /// Run `jobs` from now on, replacing whatever ran before.
     pub fn run<R: CronRunner>(&self, app: Weak<R>, jobs: Vec<CronJob>) {
+        self.stop();
         let mut tasks = self.tasks.lock().expect("scheduler lock");
-        for task in tasks.drain(..) {
-            task.abort();
-        }
         for job in jobs {
             tracing::info!(component = %job.component, "cron: {:?}", job.schedule.as_str());
             tasks.push(tokio::spawn(tick_forever(app.clone(), job)));
+        }
+    }
+
+    /// Stop every task.
+    fn stop(&self) {
+        for task in self.tasks.lock().expect("scheduler lock").drain(..) {
+            task.abort();
         }
     }
 }
 
 impl Drop for Scheduler {
     fn drop(&mut self) {
-        for task in self.tasks.lock().expect("scheduler lock").drain(..) {
-            task.abort();
-        }
+        self.stop();
     }
 }
 

@@ -27,12 +27,7 @@ impl CronRunner for App {
 
     fn fire<'a>(&'a self, job: &'a CronJob, at: DateTime<Utc>) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let snapshot = self.snapshot();
-            let component = snapshot
-                .components
-                .get(&job.component)
-                .cloned()
-                .ok_or_else(|| format!("component {:?} is not running", job.component))?;
+            let component = self.running(&job.component)?;
             let indices = component
                 .cron
                 .clone()
@@ -45,21 +40,15 @@ impl CronRunner for App {
                     Box::pin(async move {
                         let result = async {
                             let cron = indices.load(&mut store, &instance)?;
-                            cron.call_handle_cron_event(&mut store, metadata).await
+                            let outcome = cron.call_handle_cron_event(&mut store, metadata).await?;
+                            Ok(outcome.map_err(|CronError::Other(message)| message))
                         }
                         .await;
                         (store, result)
                     })
                 })
                 .await;
-            match handled {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(CronError::Other(error))) => {
-                    component.instances.counters.record_failure();
-                    Err(error)
-                }
-                Err(failure) => Err(failure.to_string()),
-            }
+            super::settled(&component, handled)
         })
     }
 }

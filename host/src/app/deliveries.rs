@@ -16,12 +16,7 @@ impl Subscriber for App {
         delivery: &'a Delivery,
     ) -> BoxFuture<'a, Result<(), String>> {
         Box::pin(async move {
-            let snapshot = self.snapshot();
-            let component = snapshot
-                .components
-                .get(&sub.component)
-                .cloned()
-                .ok_or_else(|| format!("component {:?} is not running", sub.component))?;
+            let component = self.running(&sub.component)?;
             let indices = component
                 .subscriber
                 .clone()
@@ -46,15 +41,8 @@ impl Subscriber for App {
                     })
                 })
                 .await;
-            match handled {
-                Ok(Ok(())) => Ok(()),
-                // The handler said no: a failure of the delivery, not of the instance.
-                Ok(Err(error)) => {
-                    component.instances.counters.record_failure();
-                    Err(error)
-                }
-                Err(failure) => Err(failure.to_string()),
-            }
+            // The handler said no: a failure of the delivery, not of the instance.
+            super::settled(&component, handled)
         })
     }
 

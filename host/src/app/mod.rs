@@ -174,6 +174,27 @@ impl App {
     pub fn new_store(&self, runtime: &Arc<ComponentRuntime>, depth: u32) -> Store<RequestState> {
         fresh_store(self.engine.engine(), runtime, self.me.clone(), depth)
     }
+
+    /// The running version of `id`, for a trigger (queue, cron) to call.
+    pub(crate) fn running(&self, id: &str) -> Result<Arc<LoadedComponent>, String> {
+        self.snapshot().components.get(id).cloned().ok_or_else(|| format!("component {id:?} is not running"))
+    }
+}
+
+/// What a trigger's call came to: the guest's own `Err` (counted as a failed call of the
+/// component), or the instance's failure (a trap, a timeout, already counted).
+pub(crate) fn settled(
+    component: &LoadedComponent,
+    handled: std::result::Result<std::result::Result<(), String>, riff_core::invoke::Failure>,
+) -> std::result::Result<(), String> {
+    match handled {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => {
+            component.instances.counters.record_failure();
+            Err(error)
+        }
+        Err(failure) => Err(failure.to_string()),
+    }
 }
 
 /// A fresh store for one call into `runtime`'s component: its grants, memory limit, and a
