@@ -2,7 +2,8 @@
 //! them. A leaf: the manifest checks entries at load time with it, without the capability.
 //!
 //! Schemes: `http` and `https` (outbound HTTP), `tcp` and `udp` (`wasi:sockets`; a port is
-//! required), `*` for any. Hosts: a name, `*.suffix`, `*`, an IP address, or an IP range in CIDR
+//! required), `redis`, `rediss`, `postgres`, `mysql`, `mqtt` and `mqtts` (Spin's outbound database and
+//! messaging interfaces; a missing port means the scheme's well-known one, as in Spin), `*` for any. Hosts: a name, `*.suffix`, `*`, an IP address, or an IP range in CIDR
 //! form (`127.0.0.0/24`), as Spin writes them.
 
 use std::net::IpAddr;
@@ -42,10 +43,12 @@ impl AllowedHost {
             .ok_or_else(|| format!("{entry:?} needs a scheme, e.g. \"https://{entry}\""))?;
         let scheme = match scheme {
             "*" => None,
-            "http" | "https" | "tcp" | "udp" => Some(scheme.to_string()),
+            "http" | "https" | "tcp" | "udp" | "redis" | "rediss" | "postgres" | "mysql" | "mqtt"
+            | "mqtts" => Some(scheme.to_string()),
             other => {
                 return Err(format!(
-                    "{entry:?}: unsupported scheme {other:?} (use http, https, tcp, udp or *)"
+                    "{entry:?}: unsupported scheme {other:?} (use http, https, tcp, udp, redis, rediss, \
+                     postgres, mysql, mqtt, mqtts or *)"
                 ))
             }
         };
@@ -116,6 +119,11 @@ pub fn default_port(scheme: &str) -> Option<u16> {
     match scheme {
         "http" => Some(80),
         "https" => Some(443),
+        "redis" | "rediss" => Some(6379),
+        "postgres" => Some(5432),
+        "mysql" => Some(3306),
+        "mqtt" => Some(1883),
+        "mqtts" => Some(8883),
         _ => None,
     }
 }
@@ -203,9 +211,22 @@ mod tests {
         assert!(list.grants_scheme("tcp") && !list.grants_scheme("udp"));
         assert_eq!(list.names_for("tcp"), ["db.internal"]);
         assert!(AllowList::parse(&["*://*:*".into()]).unwrap().grants_scheme("udp"));
-        for bad in ["tcp://127.0.0.1", "tcp://10.0.0.0/33:*", "tcp://x/8:*", "redis://cache:6379"] {
+        for bad in ["tcp://127.0.0.1", "tcp://10.0.0.0/33:*", "tcp://x/8:*", "amqp://cache:5672"] {
             assert!(AllowedHost::parse(bad).is_err(), "{bad} should be refused");
         }
+    }
+
+    #[test]
+    fn database_and_messaging_schemes_default_to_their_well_known_ports() {
+        assert!(allows("redis://cache", "redis", "cache", 6379));
+        assert!(!allows("redis://cache", "redis", "cache", 6380));
+        assert!(!allows("redis://cache", "postgres", "cache", 6379));
+        assert!(allows("postgres://db.internal", "postgres", "db.internal", 5432));
+        assert!(allows("mysql://127.0.0.1", "mysql", "127.0.0.1", 3306));
+        assert!(allows("mqtt://broker:*", "mqtt", "broker", 18830));
+        assert!(allows("mqtt://broker", "mqtt", "broker", 1883));
+        assert!(allows("postgres://10.0.0.0/8:6543", "postgres", "10.1.2.3", 6543));
+        assert!(allows("*://db:5432", "postgres", "db", 5432));
     }
 
     #[test]
