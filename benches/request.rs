@@ -39,8 +39,13 @@ component = "probe"
 [[trigger.http]]
 route = { private = true }
 component = "back"
+[[trigger.http]]
+route = "/p3/..."
+component = "hello-p3"
 [component.hello]
 source = "{wasm}/hello.wasm"
+[component.hello-p3]
+source = "{wasm}/hello_p3.wasm"
 [component.probe]
 source = "{wasm}/probe.wasm"
 key_value_stores = ["default"]
@@ -76,6 +81,8 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("request");
     for (name, path) in [
         ("hello", "/hello"),
+        // The same answer from a WASIp3 (spin-sdk 6) component, on the concurrent engine.
+        ("hello_p3", "/p3/hello"),
         ("kv_get", "/probe/bench/kv"),
         ("sqlite_insert_select", "/probe/bench/sql"),
         ("chained_private", "/probe/bench/chain"),
@@ -94,7 +101,7 @@ fn bench(c: &mut Criterion) {
 
     // The part of a request that is wasmtime's: a fresh store and an instance, then dropped.
     let mut group = c.benchmark_group("instantiate_only");
-    for id in ["hello", "probe"] {
+    for id in ["hello", "hello-p3", "probe"] {
         let component = app.snapshot().components[id].clone();
         group.bench_function(id, |b| {
             b.to_async(&runtime).iter(|| async {

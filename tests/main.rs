@@ -26,4 +26,5 @@ mod recommend;
 mod search;
 mod services;
 mod transactions;
+mod wasip3;
 mod watch;

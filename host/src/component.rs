@@ -9,6 +9,7 @@ use riff_core::Instances;
 use riff_manifest::routes::Router;
 use wasmtime::component::Component;
 use wasmtime_wasi_http::p2::bindings::ProxyIndices;
+use wasmtime_wasi_http::p3::bindings::ServiceIndices;
 
 use crate::runtime::ComponentRuntime;
 use crate::state::RequestState;
@@ -37,9 +38,8 @@ pub struct LoadedComponent {
     pub compiled: Component,
     /// How to make its instances, its warm ones, its timeout and its call counters.
     pub instances: Instances<RequestState>,
-    /// Where its `wasi:http/incoming-handler` export sits, when it has one (service-only
-    /// components do not).
-    pub proxy: Option<ProxyIndices>,
+    /// Where its HTTP handler export sits, when it has one (service-only components do not).
+    pub http: Option<HttpExport>,
     /// Its `riff:platform/queue-handler`, when it exports one.
     pub subscriber: Option<riff_trigger_queue::SubscriberIndices>,
     /// Its `fermyon:spin-cron` `handle-cron-event`, when it exports one.
@@ -50,6 +50,15 @@ pub struct LoadedComponent {
     /// The manifest entry it was loaded under (see [`crate::loader::Loader::fingerprint`]).
     pub fingerprint: String,
     pub loaded_at: SystemTime,
+}
+
+/// A component's HTTP handler: WASIp2's or WASIp3's.
+#[derive(Clone)]
+pub enum HttpExport {
+    /// `wasi:http/incoming-handler@0.2.x`, answering through a response outparam.
+    P2(ProxyIndices),
+    /// `wasi:http/handler@0.3.0` (spin-sdk 6), returning its response; needs the concurrent engine.
+    P3(ServiceIndices),
 }
 
 /// The routable state of an app at one moment.

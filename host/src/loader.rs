@@ -15,12 +15,13 @@ use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyIndices;
+use wasmtime_wasi_http::p3::bindings::ServiceIndices;
 
 use crate::capabilities::{
     self,
     services::{AppCell, Dependency},
 };
-use crate::component::{LoadedComponent, Origin, Snapshot};
+use crate::component::{HttpExport, LoadedComponent, Origin, Snapshot};
 use crate::runtime::ComponentRuntime;
 use crate::state::RequestState;
 use riff_core::engine::{LoadedArtifact, RiffEngine};
@@ -60,6 +61,8 @@ pub struct Loader {
     sql: HashMap<String, Arc<dyn SqlBackend>>,
     state_dir: PathBuf,
     linker: Linker<RequestState>,
+    /// The concurrent engine's linker, made with the first WASIp3 component.
+    concurrent_linker: std::sync::OnceLock<Linker<RequestState>>,
     calls: AppCell,
     /// Components in load order: callees before callers.
     pub order: Vec<String>,
@@ -97,6 +100,7 @@ impl Loader {
             sql: HashMap::new(),
             state_dir: options.state_dir.clone(),
             linker,
+            concurrent_linker: std::sync::OnceLock::new(),
             calls,
             order: Vec::new(),
             dependencies: HashMap::new(),
@@ -226,7 +230,7 @@ impl Loader {
             );
         }
         let artifact = engine.load_component(&component.source)?;
-        self.prepare(engine, id, artifact, Origin::File(component.source.clone()), loaded, running)
+        self.prepare(id, artifact, Origin::File(component.source.clone()), loaded, running)
     }
 
     /// Make a compiled artifact ready to serve as component `id`: link its typed imports to the
@@ -234,7 +238,6 @@ impl Loader {
     /// any import riff cannot satisfy), and resolve its grants.
     pub fn prepare(
         &self,
-        engine: &RiffEngine,
         id: &str,
         artifact: LoadedArtifact,
         origin: Origin,
@@ -250,11 +253,26 @@ impl Loader {
             );
         }
         let deps = self.dependencies.get(id).map(Vec::as_slice).unwrap_or_default();
+        let own_engine = artifact.component.engine();
+        let base_linker = self.linker_for(own_engine)?;
+        // Typed calls run the callee through synchronous (WASIp2) bindings.
+        for dep in deps {
+            let callee_is_p2 = loaded
+                .get(&dep.component)
+                .is_none_or(|callee| wasmtime::Engine::same(callee.compiled.engine(), self.linker.engine()));
+            if !wasmtime::Engine::same(own_engine, self.linker.engine()) || !callee_is_p2 {
+                bail!(
+                    "typed calls to or from a WASIp3 component are not supported yet ({id:?} imports {} from {:?})",
+                    dep.interface,
+                    dep.component
+                );
+            }
+        }
         let mut own_linker = None;
         if !deps.is_empty() {
-            let mut own = self.linker.clone();
+            let mut own = base_linker.clone();
             capabilities::services::link(
-                engine.engine(),
+                own_engine,
                 &mut own,
                 id,
                 &artifact.component,
@@ -264,16 +282,18 @@ impl Loader {
             )?;
             own_linker = Some(own);
         }
-        let linker = own_linker.as_ref().unwrap_or(&self.linker);
+        let linker = own_linker.as_ref().unwrap_or(base_linker);
         let instance_pre = linker.instantiate_pre(&artifact.component).map_err(|e| {
             anyhow!("does not instantiate against riff: {}", e.to_string().lines().next().unwrap_or_default())
         })?;
-        let proxy = match ProxyIndices::new(&instance_pre) {
-            Ok(proxy) => Some(proxy),
-            Err(_) if !self.is_routed(id) => None,
-            Err(e) => {
-                bail!("does not export wasi:http/incoming-handler@0.2.x, so it cannot serve its route: {e}")
-            }
+        let http = match (ProxyIndices::new(&instance_pre), ServiceIndices::new(&instance_pre)) {
+            (Ok(p2), _) => Some(HttpExport::P2(p2)),
+            (_, Ok(p3)) => Some(HttpExport::P3(p3)),
+            _ if !self.is_routed(id) => None,
+            (Err(e), _) => bail!(
+                "exports neither wasi:http/incoming-handler@0.2.x nor wasi:http/handler@0.3.0, so it cannot \
+                 serve its route: {e}"
+            ),
         };
 
         let topics = self.subscribed_topics(id);
@@ -311,7 +331,7 @@ impl Loader {
                 reuse.map(WarmPool::new),
                 runtime.timeout,
             ),
-            proxy,
+            http,
             subscriber,
             cron,
             version: artifact.digest,
@@ -319,6 +339,19 @@ impl Loader {
             fingerprint,
             loaded_at: SystemTime::now(),
         })
+    }
+
+    /// The capability linker of `engine` (the WASIp2 one, or the concurrent one for WASIp3).
+    fn linker_for(&self, engine: &wasmtime::Engine) -> Result<&Linker<RequestState>> {
+        if wasmtime::Engine::same(engine, self.linker.engine()) {
+            return Ok(&self.linker);
+        }
+        if let Some(linker) = self.concurrent_linker.get() {
+            return Ok(linker);
+        }
+        let mut linker = Linker::<RequestState>::new(engine);
+        capabilities::add_to_concurrent_linker(&mut linker)?;
+        Ok(self.concurrent_linker.get_or_init(|| linker))
     }
 
     /// `allowed_outbound_hosts` with `{{ variable }}` templates expanded; an entry that expands
@@ -373,7 +406,6 @@ impl Loader {
     /// components that depend on it import, with the same types.
     pub fn check_dependents(
         &self,
-        engine: &RiffEngine,
         id: &str,
         candidate: &LoadedComponent,
         loaded: &HashMap<String, Arc<LoadedComponent>>,
@@ -381,8 +413,14 @@ impl Loader {
         for (caller_id, deps) in &self.dependencies {
             let Some(caller) = loaded.get(caller_id) else { continue };
             for dep in deps.iter().filter(|d| d.component == id) {
+                if !wasmtime::Engine::same(caller.compiled.engine(), candidate.compiled.engine()) {
+                    bail!(
+                        "{caller_id:?} depends on it, and typed calls to or from a WASIp3 component are \
+                         not supported yet"
+                    );
+                }
                 capabilities::services::check(
-                    engine.engine(),
+                    caller.compiled.engine(),
                     caller_id,
                     &caller.compiled,
                     dep,

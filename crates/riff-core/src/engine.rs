@@ -13,10 +13,15 @@
 //!   embedded and supplies `wasi_snapshot_preview1` with the WASI preview1 adapter of this
 //!   wasmtime release. The result is cached like any compiled component, under the module's
 //!   own digest, so the adapter runs once per module.
+//! * **WASIp3 components** (spin-sdk 6, `wasi:http@0.3`) use the component model's async ABI,
+//!   which needs wasmtime's concurrency support in every store. That bookkeeping roughly doubles
+//!   the cost of a fresh store + instantiation, so WASIp2 components keep an engine without it
+//!   and WASIp3 ones get a second engine with it, made when the first such component loads.
+//!   Each compiled component belongs to one of the two; [`Component::engine`] says which.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -44,60 +49,105 @@ impl Default for EngineSettings {
     }
 }
 
-/// The engine plus its cache and ticker.
+/// The engines plus their cache and ticker.
 #[derive(Clone)]
 pub struct RiffEngine {
+    /// WASIp2 components and adapted core modules: no concurrency bookkeeping.
     engine: Engine,
+    /// WASIp3 components: the component model's async ABI; made on first need.
+    concurrent: Arc<OnceLock<Engine>>,
+    settings: EngineSettings,
     cache_dir: Option<PathBuf>,
     ticker_stop: Arc<AtomicBool>,
 }
 
+/// Which of the two engines a component needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Concurrency {
+    /// Synchronous guests (WASIp2): the cheaper store.
+    Off,
+    /// Guests using the async ABI, `stream` or `future` (WASIp3).
+    On,
+}
+
 impl RiffEngine {
     pub fn new(settings: &EngineSettings) -> Result<Self> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.epoch_interruption(true);
-        config.cranelift_opt_level(wasmtime::OptLevel::Speed);
-        // WASIp2 guests never run concurrently inside one store; skipping the component-model-async
-        // bookkeeping roughly halves the cost of a fresh store + instantiation.
-        config.concurrency_support(false);
-
-        let mut pool = PoolingAllocationConfig::default();
-        let instances = settings.max_instances;
-        pool.total_component_instances(instances);
-        // A component made by wit-bindgen plus the WASI adapter holds several core instances,
-        // memories and tables; size the pool for that.
-        pool.total_core_instances(instances * 8);
-        pool.total_memories(instances * 2);
-        pool.total_tables(instances * 8);
-        pool.max_memories_per_component(8);
-        pool.max_tables_per_component(16);
-        pool.max_core_instances_per_component(32);
-        pool.max_component_instance_size(1 << 20);
-        pool.max_core_instance_size(1 << 20);
-        pool.max_memory_size(settings.max_memory as usize);
-        pool.table_elements(100_000);
-        // Reset finished instances' memories in place instead of `madvise`-ing them away: with
-        // Linux's PAGEMAP_SCAN only the pages a request dirtied are restored. Dropping pages
-        // costs a TLB shootdown across cores and a page fault on the next request; profiling the
-        // hello benchmark showed that as the largest single cost before this setting.
-        pool.pagemap_scan(wasmtime::Enabled::Auto);
-        pool.linear_memory_keep_resident(8 << 20);
-        pool.table_keep_resident(1 << 20);
-        pool.decommit_batch_size(32);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-
-        let engine =
-            Engine::new(&config).map_err(anyhow::Error::from).context("configuring the wasmtime engine")?;
+        let engine = build_engine(settings, Concurrency::Off)?;
+        let concurrent = Arc::new(OnceLock::new());
         let ticker_stop = Arc::new(AtomicBool::new(false));
-        spawn_ticker(engine.clone(), ticker_stop.clone());
-        Ok(Self { engine, cache_dir: settings.cache_dir.clone(), ticker_stop })
+        spawn_ticker(engine.clone(), concurrent.clone(), ticker_stop.clone());
+        Ok(Self {
+            engine,
+            concurrent,
+            settings: settings.clone(),
+            cache_dir: settings.cache_dir.clone(),
+            ticker_stop,
+        })
     }
 
+    /// The WASIp2 engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
 
+    /// The WASIp3 engine, made now if no WASIp3 component needed it yet.
+    pub fn concurrent_engine(&self) -> Result<&Engine> {
+        if let Some(engine) = self.concurrent.get() {
+            return Ok(engine);
+        }
+        let engine = build_engine(&self.settings, Concurrency::On)?;
+        Ok(self.concurrent.get_or_init(|| engine))
+    }
+
+    /// The engine for `concurrency`.
+    pub fn engine_for(&self, concurrency: Concurrency) -> Result<&Engine> {
+        match concurrency {
+            Concurrency::Off => Ok(&self.engine),
+            Concurrency::On => self.concurrent_engine(),
+        }
+    }
+}
+
+fn build_engine(settings: &EngineSettings, concurrency: Concurrency) -> Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // See the module doc: only WASIp3 guests pay for concurrency support.
+    config.concurrency_support(concurrency == Concurrency::On);
+    if concurrency == Concurrency::On {
+        config.wasm_component_model_async(true);
+    }
+
+    let mut pool = PoolingAllocationConfig::default();
+    let instances = settings.max_instances;
+    pool.total_component_instances(instances);
+    // A component made by wit-bindgen plus the WASI adapter holds several core instances,
+    // memories and tables; size the pool for that.
+    pool.total_core_instances(instances * 8);
+    pool.total_memories(instances * 2);
+    pool.total_tables(instances * 8);
+    pool.max_memories_per_component(8);
+    pool.max_tables_per_component(16);
+    pool.max_core_instances_per_component(32);
+    pool.max_component_instance_size(1 << 20);
+    pool.max_core_instance_size(1 << 20);
+    pool.max_memory_size(settings.max_memory as usize);
+    pool.table_elements(100_000);
+    // Reset finished instances' memories in place instead of `madvise`-ing them away: with
+    // Linux's PAGEMAP_SCAN only the pages a request dirtied are restored. Dropping pages
+    // costs a TLB shootdown across cores and a page fault on the next request; profiling the
+    // hello benchmark showed that as the largest single cost before this setting.
+    pool.pagemap_scan(wasmtime::Enabled::Auto);
+    pool.linear_memory_keep_resident(8 << 20);
+    pool.table_keep_resident(1 << 20);
+    pool.decommit_batch_size(32);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+
+    Engine::new(&config).map_err(anyhow::Error::from).context("configuring the wasmtime engine")
+}
+
+impl RiffEngine {
     /// Load a component from a `.wasm` file, from the compiled cache when possible.
     pub fn load_component(&self, path: &Path) -> Result<LoadedArtifact> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -105,46 +155,83 @@ impl RiffEngine {
     }
 
     /// Compile (or fetch from cache) a component — or a core module, adapted — from its bytes.
+    ///
+    /// A component is compiled for the WASIp2 engine unless it uses the async ABI, which that
+    /// engine's validation refuses; then for the WASIp3 one (after renaming the WASI 0.3 release
+    /// candidates [`crate::wasip3`] knows to be final).
     pub fn load_component_bytes(&self, bytes: &[u8]) -> Result<LoadedArtifact> {
         let kind = wasm_kind(bytes)?;
         if kind == WasmKind::CoreModule {
             check_embedded_world(bytes)?; // before the cache, which would hide a refusal
         }
         let digest = hex::encode(Sha256::digest(bytes));
-        let cache_file = self.cache_dir.as_ref().map(|dir| {
-            let mut h = Sha256::new();
-            h.update(digest.as_bytes());
-            use std::hash::{Hash, Hasher};
-            let mut compat = std::collections::hash_map::DefaultHasher::new();
-            self.engine.precompile_compatibility_hash().hash(&mut compat);
-            h.update(compat.finish().to_le_bytes());
-            if kind == WasmKind::CoreModule {
-                // The adapter is part of what was compiled.
-                h.update(b"wasi-preview1-adapter/48.0.8");
-            }
-            dir.join(format!("{}.cwasm", hex::encode(&h.finalize()[..16])))
-        });
-        if let Some(file) = &cache_file {
-            if file.exists() {
-                // SAFETY: the file was written by `Component::serialize` of an engine with the
-                // same compatibility hash (it is part of the file name), in a directory riff owns.
-                match unsafe { Component::deserialize_file(&self.engine, file) } {
-                    Ok(component) => return Ok(LoadedArtifact { component, digest, from_cache: true }),
-                    Err(e) => tracing::warn!("ignoring unreadable cache entry {}: {e:#}", file.display()),
-                }
-            }
+        if let Some(component) = self.cached(&self.engine, &digest, kind) {
+            return Ok(LoadedArtifact { component, digest, from_cache: true });
         }
         let component = match kind {
-            WasmKind::Component => Component::new(&self.engine, bytes)?,
             WasmKind::CoreModule => Component::new(&self.engine, componentize(bytes)?)?,
+            WasmKind::Component => match Component::new(&self.engine, bytes) {
+                Ok(component) => component,
+                Err(p2_error) if needs_concurrency(&p2_error) => {
+                    let concurrent = self.concurrent_engine()?;
+                    if let Some(component) = self.cached(concurrent, &digest, kind) {
+                        return Ok(LoadedArtifact { component, digest, from_cache: true });
+                    }
+                    let renamed = crate::wasip3::final_names(bytes)?;
+                    Component::new(concurrent, renamed.as_deref().unwrap_or(bytes))?
+                }
+                Err(e) => return Err(e.into()),
+            },
         };
-        if let Some(file) = &cache_file {
-            if let Err(e) = write_cache(file, &component) {
+        if let Some(file) = self.cache_file(component.engine(), &digest, kind) {
+            if let Err(e) = write_cache(&file, &component) {
                 tracing::warn!("could not cache compiled component at {}: {e:#}", file.display());
             }
         }
         Ok(LoadedArtifact { component, digest, from_cache: false })
     }
+
+    /// Where `engine`'s compilation of the wasm with `digest` is cached.
+    fn cache_file(&self, engine: &Engine, digest: &str, kind: WasmKind) -> Option<PathBuf> {
+        let dir = self.cache_dir.as_ref()?;
+        let mut h = Sha256::new();
+        h.update(digest.as_bytes());
+        use std::hash::{Hash, Hasher};
+        let mut compat = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut compat);
+        h.update(compat.finish().to_le_bytes());
+        if kind == WasmKind::CoreModule {
+            // The adapter is part of what was compiled.
+            h.update(b"wasi-preview1-adapter/48.0.8");
+        }
+        if !Engine::same(engine, &self.engine) {
+            // The renaming of release candidates is part of what was compiled.
+            h.update(crate::wasip3::SAME_AS_FINAL.join(",").as_bytes());
+        }
+        Some(dir.join(format!("{}.cwasm", hex::encode(&h.finalize()[..16]))))
+    }
+
+    fn cached(&self, engine: &Engine, digest: &str, kind: WasmKind) -> Option<Component> {
+        let file = self.cache_file(engine, digest, kind)?;
+        if !file.exists() {
+            return None;
+        }
+        // SAFETY: the file was written by `Component::serialize` of an engine with the same
+        // compatibility hash (it is part of the file name), in a directory riff owns.
+        match unsafe { Component::deserialize_file(engine, &file) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!("ignoring unreadable cache entry {}: {e:#}", file.display());
+                None
+            }
+        }
+    }
+}
+
+/// Did the WASIp2 engine refuse a component because it uses the component model's async ABI?
+fn needs_concurrency(error: &wasmtime::Error) -> bool {
+    let message = format!("{error:#}");
+    message.contains("component model async") || message.contains("concurrency support")
 }
 
 impl Drop for RiffEngine {
@@ -176,7 +263,7 @@ fn write_cache(file: &Path, component: &Component) -> Result<()> {
 }
 
 /// What a `.wasm` file holds.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum WasmKind {
     Component,
     CoreModule,
@@ -229,13 +316,16 @@ fn check_embedded_world(module: &[u8]) -> Result<()> {
     Ok(())
 }
 
-fn spawn_ticker(engine: Engine, stop: Arc<AtomicBool>) {
+fn spawn_ticker(engine: Engine, concurrent: Arc<OnceLock<Engine>>, stop: Arc<AtomicBool>) {
     std::thread::Builder::new()
         .name("riff-epoch".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(EPOCH_TICK);
                 engine.increment_epoch();
+                if let Some(concurrent) = concurrent.get() {
+                    concurrent.increment_epoch();
+                }
             }
         })
         .expect("spawning the epoch ticker thread");

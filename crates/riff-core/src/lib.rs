@@ -6,6 +6,7 @@
 //! * [`invoke`]: the one instance lifecycle (store, limits, deadline, timeout, warm reuse,
 //!   failure classification, counters) used by HTTP, typed calls and queue deliveries;
 //! * [`warm`]: pools of warm instances, per component version;
+//! * [`wasip3`]: WASIp3 release-candidate names accepted as the final ones;
 //! * [`limits`]: the store's resource limiter;
 //! * [`stdio`]: guest stdout/stderr into the host log;
 //! * [`sqlite`]: how the embedded SQLite backends open their files;
@@ -23,6 +24,7 @@ pub mod sqlite;
 pub mod state;
 pub mod stdio;
 pub mod warm;
+pub mod wasip3;
 
 pub use invoke::{Failure, Instances};
 pub use state::InstanceState;

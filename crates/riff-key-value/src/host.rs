@@ -62,7 +62,7 @@ impl KeyValueGrants {
 
 /// A store a guest has opened: the resource behind Spin's `store` and WASI's `bucket`.
 pub struct OpenStore {
-    backend: Arc<dyn KeyValueBackend>,
+    pub(crate) backend: Arc<dyn KeyValueBackend>,
 }
 
 /// The resource behind `wasi:keyvalue/atomics.cas`: a key and the value it had when taken.
@@ -83,7 +83,7 @@ pub trait KeyValueView: Send {
     fn key_value(&mut self) -> KeyValueCtxView<'_>;
 }
 
-struct HasKeyValue;
+pub(crate) struct HasKeyValue;
 
 impl HasData for HasKeyValue {
     type Data<'a> = KeyValueCtxView<'a>;

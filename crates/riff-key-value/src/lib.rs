@@ -17,6 +17,7 @@
 pub mod conformance;
 pub mod host;
 pub mod redis;
+pub mod spin_v3;
 pub mod sqlite;
 
 use std::path::PathBuf;

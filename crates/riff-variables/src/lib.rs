@@ -1,6 +1,8 @@
 //! # riff-variables
 //!
-//! Variables: `wasi:config/store`, with `fermyon:spin/variables@2.0.0` delegating to it.
+//! Variables: `wasi:config/store`, with `fermyon:spin/variables@2.0.0` (WASIp2) and
+//! `spin:variables/variables@3.0.0` (spin-sdk 6, WASIp3: the same `get`, as an `async func`)
+//! delegating to it.
 //!
 //! Application variables are declared in `[variables]` and get their values, in order, from the
 //! `RIFF_VARIABLE_<NAME>` or `SPIN_VARIABLE_<NAME>` environment variables, then the declared
@@ -35,8 +37,25 @@ pub mod bindings {
     });
 }
 
+/// Host bindings for spin-sdk 6's variables interface. Its `get` is an `async func`, which only
+/// the concurrent (WASIp3) engine can link.
+pub mod concurrent_bindings {
+    wasmtime::component::bindgen!({
+        path: ["../../wit/deps/spin-variables@3.0.0"],
+        inline: "
+            package riff:variables-concurrent-host;
+            world variables {
+                import spin:variables/variables@3.0.0;
+            }
+        ",
+        world: "riff:variables-concurrent-host/variables",
+        imports: { default: trappable },
+    });
+}
+
 use bindings::fermyon::spin::variables as spin_variables;
 use bindings::wasi::config::store as wasi_config;
+use concurrent_bindings::spin::variables::variables as spin_variables_v3;
 
 /// Application variable values, resolved from the environment and defaults.
 #[derive(Debug, Clone, Default)]
@@ -151,6 +170,32 @@ impl wasi_config::Host for VariablesCtxView<'_> {
 
     async fn get_all(&mut self) -> wasmtime::Result<Result<Vec<(String, String)>, wasi_config::Error>> {
         Ok(Ok(self.variables.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+    }
+}
+
+/// Add spin-sdk 6's `spin:variables/variables@3.0.0` to the concurrent engine's `linker`.
+pub fn add_to_concurrent_linker<T: VariablesView + 'static>(linker: &mut Linker<T>) -> anyhow::Result<()> {
+    spin_variables_v3::add_to_linker::<T, HasVariables>(linker, T::variables)?;
+    Ok(())
+}
+
+impl spin_variables_v3::Host for VariablesCtxView<'_> {}
+
+impl<U> spin_variables_v3::HostWithStore<U> for HasVariables {
+    async fn get(
+        store: &wasmtime::component::Accessor<U, Self>,
+        name: String,
+    ) -> wasmtime::Result<Result<String, spin_variables_v3::Error>> {
+        use spin_variables_v3::Error;
+        let found = store.with(|mut view| {
+            let view = view.get();
+            valid_name(&name).then(|| view.variables.get(&name).map(str::to_string))
+        });
+        Ok(match found {
+            None => Err(Error::InvalidName(name)),
+            Some(None) => Err(Error::Undefined(format!("no variable for {name:?}"))),
+            Some(Some(value)) => Ok(value),
+        })
     }
 }
 

@@ -24,7 +24,7 @@ impl Callees for App {
                 .get(callee)
                 .cloned()
                 .ok_or_else(|| wasmtime::Error::msg(format!("component {callee:?} is not running")))?;
-            let fresh = || self.new_store(&component.runtime, depth);
+            let fresh = || self.new_store(&component, depth);
             component
                 .instances
                 .invoke(depth, fresh, |mut store, instance| {

@@ -33,7 +33,7 @@ impl CronRunner for App {
                 .clone()
                 .ok_or_else(|| format!("{:?} does not export handle-cron-event", job.component))?;
             let metadata = Metadata { timestamp: u64::try_from(at.timestamp()).unwrap_or(0) };
-            let fresh = || self.new_store(&component.runtime, 0);
+            let fresh = || self.new_store(&component, 0);
             let handled = component
                 .instances
                 .invoke(0, fresh, |mut store, instance| {

@@ -27,7 +27,7 @@ impl Subscriber for App {
                 payload: delivery.payload.clone(),
                 attempt: delivery.attempt,
             };
-            let fresh = || self.new_store(&component.runtime, 0);
+            let fresh = || self.new_store(&component, 0);
             let handled = component
                 .instances
                 .invoke(0, fresh, |mut store, instance| {

@@ -19,10 +19,13 @@ use wasmtime::Store;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyIndices;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::p3::bindings::ServiceIndices;
 use wasmtime_wasi_http::WasiHttpView;
 
 use super::{fresh_store, App, LoadedComponent};
+use crate::component::HttpExport;
 use crate::state::RequestState;
+use http_body_util::combinators::UnsyncBoxBody;
 use riff_trigger_http::limits;
 use riff_trigger_http::responses::{closing, json_error, text_response};
 use riff_trigger_http::HttpHandler;
@@ -258,18 +261,37 @@ impl App {
         B: http_body::Body<Data = Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
+        match component.http.clone() {
+            Some(HttpExport::P2(indices)) => self.execute_p2(component, indices, req, depth).await,
+            Some(HttpExport::P3(indices)) => self.execute_p3(component, indices, req, depth).await,
+            None => {
+                component.instances.counters.record_call();
+                component.instances.counters.record_failure();
+                Err(Failure::Crashed("it does not export wasi:http/incoming-handler".into()))
+            }
+        }
+    }
+
+    /// WASIp2: the head comes through the response outparam, possibly long before the guest
+    /// returns; it is forwarded once the guest finished or parked (see [`ParkSignal`]).
+    async fn execute_p2<B>(
+        &self,
+        component: Arc<LoadedComponent>,
+        indices: ProxyIndices,
+        req: Request<B>,
+        depth: u32,
+    ) -> Result<Response<HyperOutgoingBody>, Failure>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
         let runtime = component.runtime.clone();
         let timeout = runtime.timeout;
-        let Some(indices) = component.proxy.clone() else {
-            component.instances.counters.record_call();
-            component.instances.counters.record_failure();
-            return Err(Failure::Crashed("it does not export wasi:http/incoming-handler".into()));
-        };
         // The guest's response head arrives through the outparam callback, tagged with how many
         // times the guest task had parked by then (see `ParkSignal`).
         let parks = Arc::new(ParkSignal::default());
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let engine = self.engine.engine().clone();
+        let engine = component.compiled.engine().clone();
         let app = self.me.clone();
         let parks_at_set = parks.clone();
         let called = component.clone();
@@ -286,12 +308,8 @@ impl App {
                 })
                 .await
         };
-        // The guest runs in its own task, in the request's span: what it and the lifecycle log
-        // (a trap, the guest's stderr) carries the request id.
         let guest = WatchParks { inner: Box::pin(guest), parks: parks.clone() };
-        let span = tracing::Span::current();
-        let mut task =
-            if span.is_disabled() { tokio::spawn(guest) } else { tokio::spawn(guest.instrument(span)) };
+        let mut task = spawn_in_span(guest);
         let id = runtime.id.clone();
         let counters = &component.instances.counters;
 
@@ -322,21 +340,54 @@ impl App {
                 counters.record_failure();
                 Err(Failure::Crashed(format!("the component answered with error {code:?}")))
             }
-            Ok(Err(_)) => {
-                // The response was never set: find out why from the task.
-                match task.await {
-                    Ok(Ok(())) => {
-                        counters.record_failure();
-                        Err(Failure::Crashed("the component returned without sending a response".into()))
-                    }
-                    Ok(Err(failure)) => Err(failure),
-                    Err(join) => {
-                        tracing::error!(component = %id, "request task failed: {join}");
-                        counters.record_failure();
-                        Err(Failure::Crashed(INTERNAL_ERROR.into()))
-                    }
-                }
+            Ok(Err(_)) => Err(without_head(task, &component).await),
+            Err(_) => {
+                task.abort();
+                counters.record_failure();
+                Err(Failure::Timeout(timeout))
             }
+        }
+    }
+
+    /// WASIp3: `handle` returns the response; its body streams from the guest while the store
+    /// keeps running (until the body is finished or dropped), all inside the instance lifecycle.
+    async fn execute_p3<B>(
+        &self,
+        component: Arc<LoadedComponent>,
+        indices: ServiceIndices,
+        req: Request<B>,
+        depth: u32,
+    ) -> Result<Response<HyperOutgoingBody>, Failure>
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let timeout = component.runtime.timeout;
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let engine = component.compiled.engine().clone();
+        let app = self.me.clone();
+        let called = component.clone();
+        let guest = async move {
+            let fresh = || fresh_store(&engine, &called.runtime, app, depth);
+            called
+                .instances
+                .invoke(depth, fresh, move |mut store, instance| {
+                    Box::pin(async move {
+                        let result = call_service(&mut store, instance, &indices, req, sender).await;
+                        (store, result)
+                    })
+                })
+                .await
+        };
+        let task = spawn_in_span(guest);
+        let counters = &component.instances.counters;
+        match tokio::time::timeout(timeout, receiver).await {
+            Ok(Ok(Ok(response))) => Ok(response),
+            Ok(Ok(Err(code))) => {
+                counters.record_failure();
+                Err(Failure::Crashed(format!("the component answered with error {code:?}")))
+            }
+            Ok(Err(_)) => Err(without_head(task, &component).await),
             Err(_) => {
                 task.abort();
                 counters.record_failure();
@@ -372,6 +423,114 @@ where
     })?;
     let proxy = indices.load(&mut *store, &instance)?;
     proxy.wasi_http_incoming_handler().call_handle(&mut *store, req, out).await
+}
+
+/// The head of a WASIp3 response, or the error code the guest returned instead.
+type P3HeadSender = tokio::sync::oneshot::Sender<
+    Result<Response<HyperOutgoingBody>, wasmtime_wasi_http::p3::bindings::http::types::ErrorCode>,
+>;
+
+/// Call the instance's `wasi:http/handler`; the head goes to `sender` as soon as `handle`
+/// returns, and the call lasts until the response body has been sent (or dropped), because
+/// the guest writes that body only while the store runs.
+async fn call_service<B>(
+    store: &mut Store<RequestState>,
+    instance: Instance,
+    indices: &ServiceIndices,
+    req: Request<B>,
+    sender: P3HeadSender,
+) -> wasmtime::Result<()>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<wasmtime_wasi_http::Error>,
+{
+    let service = indices.load(&mut *store, &instance)?;
+    // The returned future only reports how the guest consumed the body; nothing waits on it.
+    let (req, _consumed) = wasmtime_wasi_http::p3::Request::from_http(&mut store.data_mut().hooks, req);
+    store
+        .run_concurrent(async move |access| {
+            let response = match service.handle(access, req).await? {
+                Ok(response) => response,
+                Err(code) => {
+                    let _ = sender.send(Err(code));
+                    return Ok(());
+                }
+            };
+            let response = access.with(|store| response.into_http(store, async { Ok(()) }))?;
+            let (finished, sent) = tokio::sync::oneshot::channel();
+            let response =
+                response.map(|body| UnsyncBoxBody::new(UntilFinished { body, finished: Some(finished) }));
+            if sender.send(Ok(response)).is_ok() {
+                let _ = sent.await;
+            }
+            Ok(())
+        })
+        .await?
+}
+
+/// A response body that reports when it ended, failed or was dropped.
+struct UntilFinished<B> {
+    body: B,
+    finished: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl<B: http_body::Body + Unpin> http_body::Body for UntilFinished<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<B::Data>, B::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, std::task::Poll::Ready(None | Some(Err(_)))) {
+            self.finished.take();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The guest's task, in the request's span: what it and the lifecycle log (a trap, the guest's
+/// stderr) carries the request id.
+fn spawn_in_span<F>(guest: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        tokio::spawn(guest)
+    } else {
+        tokio::spawn(guest.instrument(span))
+    }
+}
+
+/// The response never came: find out why from the guest's task.
+async fn without_head(
+    task: tokio::task::JoinHandle<Result<(), Failure>>,
+    component: &LoadedComponent,
+) -> Failure {
+    let counters = &component.instances.counters;
+    match task.await {
+        Ok(Ok(())) => {
+            counters.record_failure();
+            Failure::Crashed("the component returned without sending a response".into())
+        }
+        Ok(Err(failure)) => failure,
+        Err(join) => {
+            tracing::error!(component = %component.runtime.id, "request task failed: {join}");
+            counters.record_failure();
+            Failure::Crashed(INTERNAL_ERROR.into())
+        }
+    }
 }
 
 impl InProcessHandler for App {

@@ -170,9 +170,10 @@ impl App {
 }
 
 impl App {
-    /// A fresh store for one call into `runtime`'s component at chain depth `depth`.
-    pub fn new_store(&self, runtime: &Arc<ComponentRuntime>, depth: u32) -> Store<RequestState> {
-        fresh_store(self.engine.engine(), runtime, self.me.clone(), depth)
+    /// A fresh store (of the component's engine) for one call into `component` at chain depth
+    /// `depth`.
+    pub fn new_store(&self, component: &LoadedComponent, depth: u32) -> Store<RequestState> {
+        fresh_store(component.compiled.engine(), &component.runtime, self.me.clone(), depth)
     }
 
     /// The running version of `id`, for a trigger (queue, cron) to call.

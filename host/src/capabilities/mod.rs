@@ -23,3 +23,14 @@ pub fn add_to_linker(linker: &mut Linker<RequestState>) -> anyhow::Result<()> {
     riff_variables::add_to_linker(linker)?;
     Ok(())
 }
+
+/// Everything [`add_to_linker`] adds, plus WASI 0.3 and `wasi:http@0.3`: the linker of the
+/// concurrent engine, which runs WASIp3 components (and the WASIp2 imports they still use).
+pub fn add_to_concurrent_linker(linker: &mut Linker<RequestState>) -> anyhow::Result<()> {
+    add_to_linker(linker)?;
+    wasmtime_wasi::p3::add_to_linker(linker)?;
+    wasmtime_wasi_http::p3::add_to_linker(linker)?;
+    riff_variables::add_to_concurrent_linker(linker)?;
+    riff_key_value::spin_v3::add_to_concurrent_linker(linker)?;
+    Ok(())
+}

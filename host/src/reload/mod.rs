@@ -180,7 +180,7 @@ impl App {
         let from_cache = artifact.from_cache;
         let candidate = state
             .loader
-            .prepare(&self.engine, id, artifact, origin, &current.components, Some(&running))
+            .prepare(id, artifact, origin, &current.components, Some(&running))
             .map_err(|e| SwapError::refused(id, e))?;
         self.admit(state, id, Arc::new(candidate), &current, running, started, from_cache).await
     }
@@ -220,7 +220,7 @@ impl App {
     ) -> Result<SwapReport, SwapError> {
         state
             .loader
-            .check_dependents(&self.engine, id, &candidate, &current.components)
+            .check_dependents(id, &candidate, &current.components)
             .map_err(|e| SwapError::refused(id, e))?;
         self.trial(&candidate).await.map_err(|e| SwapError::refused(id, e))?;
         let version = candidate.version.clone();
@@ -251,7 +251,7 @@ impl App {
 
     /// Instantiate a candidate once in a throwaway store under its own limits.
     async fn trial(&self, candidate: &LoadedComponent) -> Result<()> {
-        let mut store = self.new_store(&candidate.runtime, 0);
+        let mut store = self.new_store(candidate, 0);
         candidate.instances.pre.instantiate_async(&mut store).await.map(|_| ()).map_err(|e| {
             anyhow!("does not instantiate: {}", e.to_string().lines().next().unwrap_or_default())
         })
@@ -295,8 +295,7 @@ impl App {
         }
         for id in &fresh {
             let candidate = &components[id];
-            next.check_dependents(&self.engine, id, candidate, &components)
-                .with_context(|| next.context(id))?;
+            next.check_dependents(id, candidate, &components).with_context(|| next.context(id))?;
             self.trial(candidate).await.with_context(|| next.context(id))?;
         }
         change.removed = old.components.keys().filter(|id| !components.contains_key(*id)).cloned().collect();
