@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 
 /// One embedded template.
+#[derive(Debug)]
 pub struct Template {
     pub name: &'static str,
     pub description: &'static str,
