@@ -7,7 +7,8 @@
 //! running music app in place of `search` with `riff deploy search <this .wasm>`: riff checks
 //! that it still exports `riff:music/search` with the same types before it goes live, and, since
 //! the app delivers `catalog.changed` messages to `search` (`[[trigger.queue]]`), that it exports
-//! `riff:platform/queue-handler` too.
+//! `riff:platform/queue-handler` too. The app's `search` also declares a dependency on
+//! `riff:music/catalog`: import it in the world below (or drop that dependency) before swapping.
 
 mod bindings {
     wit_bindgen::generate!({
