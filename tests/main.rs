@@ -19,6 +19,7 @@ mod hot_reload;
 mod http_trigger;
 mod journey;
 mod manifest_errors;
+mod new_project;
 mod payment;
 mod payment_stripe;
 mod queue;

@@ -465,3 +465,211 @@ fn renewals_run_on_schedule_without_a_request() {
     let paid: Vec<Option<i64>> = invoices(&paying).iter().map(|i| i["amount_paid"].as_i64()).collect();
     assert!(paid.len() >= 2 && paid.iter().all(|p| *p == Some(999)), "renewals paid: {paid:?}");
 }
+
+/// riff with the repository's spin.toml plus a renewal run every second, a billing period of
+/// `period` seconds and the dunning schedule `retries` (seconds after the first decline).
+fn renewing_riff(period: &str, retries: &str) -> Riff {
+    let every_second = "[[trigger.cron]]\ncomponent = \"payment\"\ncron_expression = \"* * * * * *\"\n";
+    Riff::start_with(
+        &repo_manifest(every_second),
+        &[],
+        &[("RIFF_VARIABLE_PAYMENT_PERIOD_SECONDS", period), ("RIFF_VARIABLE_PAYMENT_RETRY_SECONDS", retries)],
+    )
+}
+
+/// Whether streaming a track gives this listener the whole of it (premium) or a preview.
+fn streams_whole_tracks(user: &Listener) -> bool {
+    let stream = user.request("GET", "/v1/tracks/tr01/stream").send().unwrap();
+    assert_eq!(stream.status().as_u16(), 200);
+    !stream.headers().contains_key("x-riff-preview-seconds")
+}
+
+/// The outcomes of an invoice's payment attempts, oldest first.
+fn outcomes(invoice: &Value) -> Vec<String> {
+    invoice["attempts"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no attempts in {invoice}"))
+        .iter()
+        .map(|a| a["outcome"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Subscribe with a working card, then make the card decline so the first renewal is declined.
+fn subscribed_with_a_failing_card(riff: &Riff, name: &str) -> Listener {
+    let user = Listener::register(riff, name);
+    let (status, sub) = user.send("POST", SUBSCRIPTION, Some(premium("pm_card_visa")));
+    assert_eq!(status, 201, "{sub}");
+    let (status, method) = user.send("PUT", PAYMENT_METHOD, Some(card("pm_card_chargeDeclined")));
+    assert_eq!(status, 200, "{method}");
+    user
+}
+
+/// Dunning: a declined renewal makes the subscription past due with an open invoice; a retry
+/// on the schedule, once the listener fixed their card, pays that same invoice and restores
+/// premium with a new period.
+#[test]
+fn a_declined_renewal_is_retried_until_it_is_paid() {
+    // Periods of 4 s; retries 2 s and 4 s after the decline, and a last one a minute after it.
+    let riff = renewing_riff("4", "2,4,60");
+    let user = subscribed_with_a_failing_card(&riff, "dunned");
+    let mut sub = Value::Null;
+    eventually(
+        "the declined renewal",
+        Duration::from_secs(60),
+        || riff.log(),
+        || {
+            sub = subscription(&user);
+            sub["status"] == "past_due"
+        },
+    );
+    assert!(!streams_whole_tracks(&user), "past due hears previews");
+    let open = invoices(&user)[0].clone();
+    assert_eq!((open["status"].as_str(), open["amount_paid"].as_i64()), (Some("open"), Some(0)), "{open}");
+    assert_eq!(outcomes(&open)[0], "declined", "{open}");
+    assert!(open["attempts"][0]["message"].as_str().is_some_and(|m| m.contains("declined")), "{open}");
+    assert!(number(&open, "next_payment_attempt") > number(&open, "created"), "a retry is planned: {open}");
+
+    // The listener fixes the card; a retry (the run, or a request after the retry is due) pays.
+    let (status, method) = user.send("PUT", PAYMENT_METHOD, Some(card("pm_card_visa")));
+    assert_eq!(status, 200, "{method}");
+    eventually(
+        "a paid retry",
+        Duration::from_secs(90),
+        || riff.log(),
+        || {
+            sub = subscription(&user);
+            sub["status"] == "active"
+        },
+    );
+    assert!(streams_whole_tracks(&user), "premium again");
+    let all = invoices(&user);
+    let paid = all.iter().find(|i| i["id"] == open["id"]).expect("the same invoice");
+    assert_eq!((paid["status"].as_str(), paid["amount_paid"].as_i64()), (Some("paid"), Some(999)), "{paid}");
+    let seen = outcomes(paid);
+    assert!(seen.len() >= 2, "{paid}");
+    assert_eq!(seen.last().map(String::as_str), Some("succeeded"), "{paid}");
+    assert!(seen[..seen.len() - 1].iter().all(|o| o == "declined"), "{paid}");
+    assert_eq!(paid["attempt_count"].as_u64(), Some(seen.len() as u64));
+    assert!(paid["next_payment_attempt"].is_null(), "{paid}");
+    // The new period starts when the retry was paid.
+    assert_eq!(number(&sub, "current_period_start"), number(paid, "period_start"), "{sub} {paid}");
+    assert!(number(&sub, "current_period_end") > number(&open, "created"), "{sub}");
+}
+
+/// Dunning that fails: after the last declined retry the run cancels the subscription and the
+/// invoice becomes uncollectible; the listener is back on previews and may subscribe again.
+#[test]
+fn a_renewal_declined_to_the_last_retry_is_canceled() {
+    let riff = renewing_riff("2", "1,2,3");
+    let user = subscribed_with_a_failing_card(&riff, "lapsed");
+    // No request until the run has given up (the log says so).
+    assert!(
+        riff.wait_for_log_within(Duration::from_secs(60), "1 canceled after the last retry"),
+        "{}",
+        riff.log()
+    );
+    let sub = subscription(&user);
+    assert_eq!(sub["status"], "canceled", "{sub}");
+    assert!(!streams_whole_tracks(&user), "canceled hears previews");
+    let all = invoices(&user);
+    let failed = &all[0];
+    assert_eq!(failed["status"], "uncollectible", "{failed}");
+    assert_eq!(outcomes(failed), ["declined"; 4], "the renewal and three retries: {failed}");
+    assert!(failed["next_payment_attempt"].is_null(), "{failed}");
+    // Each retry came on the schedule: no earlier than its offset after the first decline.
+    let first = failed["attempts"][0]["created"].as_u64().unwrap();
+    for (i, offset) in [1, 2, 3].iter().enumerate() {
+        let at = failed["attempts"][i + 1]["created"].as_u64().unwrap();
+        assert!(at >= first + offset, "retry {} at {at}, first decline at {first}: {failed}", i + 1);
+    }
+    // Nothing more happens to it, and a working card subscribes anew.
+    let (status, again) = user.send("POST", SUBSCRIPTION, Some(premium("pm_card_visa")));
+    assert_eq!((status, again["status"].as_str()), (201, Some("active")), "{again}");
+}
+
+/// Cancel at the period's end: premium until then, after it the run ends the subscription
+/// instead of charging it.
+#[test]
+fn a_cancellation_ends_the_subscription_at_the_period_end_without_a_charge() {
+    let riff = renewing_riff("6", "");
+    let user = Listener::register(&riff, "leaving");
+    let (status, first) = user.send("POST", SUBSCRIPTION, Some(premium("pm_card_visa")));
+    assert_eq!(status, 201, "{first}");
+    let (status, cancelled) = user.send("DELETE", SUBSCRIPTION, None);
+    assert_eq!(
+        (status, cancelled["status"].as_str(), cancelled["cancel_at_period_end"].as_bool()),
+        (200, Some("active"), Some(true)),
+        "{cancelled}"
+    );
+    let whole = streams_whole_tracks(&user);
+    // Asked after the stream: the period had not ended when the stream was served.
+    let sub = subscription(&user);
+    assert_eq!(sub["status"], "active", "the period ended before the check (a very slow machine): {sub}");
+    assert!(whole, "premium until the period ends");
+    assert!(
+        riff.wait_for_log_within(Duration::from_secs(60), "1 ended at the period's end"),
+        "{}",
+        riff.log()
+    );
+    let sub = subscription(&user);
+    assert_eq!(sub["status"], "canceled", "{sub}");
+    assert!(!streams_whole_tracks(&user));
+    let all = invoices(&user);
+    assert_eq!(all.len(), 1, "no renewal was charged: {all:?}");
+    assert_eq!(user.send("POST", RESUME, None).0, 409, "too late to resume");
+}
+
+/// Refunds on the local test gateway: the listener's own paid invoice, within the window, for
+/// at most what is left; the answers for everything else.
+#[test]
+fn refunds_are_checked_and_recorded() {
+    let riff = Riff::start(&repo_manifest(""));
+    let payer = Listener::register(&riff, "refunder");
+    let other = Listener::register(&riff, "nosy");
+    assert_eq!(payer.send("POST", SUBSCRIPTION, Some(premium("pm_card_visa"))).0, 201);
+    assert_eq!(other.send("POST", SUBSCRIPTION, Some(json!({ "plan": "free" }))).0, 201);
+    let invoice = invoices(&payer)[0]["id"].as_str().unwrap().to_string();
+    let free_invoice = invoices(&other)[0]["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/me/invoices/{invoice}/refund");
+    for (body, want) in [
+        (json!({ "amount": 0 }), 400),
+        (json!({ "amount": -5 }), 400),
+        (json!({ "amount": 1.5 }), 400),
+        (json!({ "amount": "100" }), 400),
+        (json!({ "amount": 1000 }), 400),
+        (json!({ "amount": 100, "tip": 1 }), 400),
+        (json!({ "reason": "bored" }), 400),
+    ] {
+        let (status, answer) = payer.send("POST", &path, Some(body.clone()));
+        assert_eq!(status, want, "{body}: {answer}");
+        assert!(answer["error"]["message"].is_string(), "{answer}");
+    }
+    let (status, answer) = payer.send("POST", &path, Some(json!({ "amount": 1000 })));
+    assert!(answer["error"]["message"].as_str().unwrap().contains("999"), "{status} {answer}");
+    // Another listener's invoice does not exist for them; a free invoice took nothing.
+    assert_eq!(other.send("POST", &path, None).0, 404);
+    assert_eq!(payer.send("POST", "/v1/me/invoices/in_nope/refund", None).0, 404);
+    assert_eq!(other.send("POST", &format!("/v1/me/invoices/{free_invoice}/refund"), None).0, 409);
+    let anon = client().post(riff.url(&path)).send().unwrap();
+    assert_eq!(anon.status().as_u16(), 401);
+
+    let (status, refund) =
+        payer.send("POST", &path, Some(json!({ "amount": 400, "reason": "requested_by_customer" })));
+    assert_eq!(status, 200, "{refund}");
+    assert_eq!((refund["amount"].as_i64(), refund["invoice"].as_str()), (Some(400), Some(invoice.as_str())));
+    assert!(streams_whole_tracks(&payer), "a partial refund leaves premium");
+    let (status, rest) = payer.send("POST", &path, None);
+    assert_eq!((status, rest["amount"].as_i64()), (200, Some(599)), "{rest}");
+    let (status, again) = payer.send("POST", &path, None);
+    assert_eq!(status, 409, "{again}");
+    assert!(again["error"]["message"].as_str().unwrap().contains("already refunded"), "{again}");
+    let shown = &invoices(&payer)[0];
+    assert_eq!(shown["amount_refunded"].as_i64(), Some(999), "{shown}");
+    let amounts: Vec<i64> =
+        shown["refunds"].as_array().unwrap().iter().map(|r| r["amount"].as_i64().unwrap()).collect();
+    assert_eq!(amounts, [400, 599], "{shown}");
+    assert_eq!(shown["refunds"][0]["reason"], "requested_by_customer");
+    // Refunded in full: the period it paid for ends now.
+    assert_eq!(subscription(&payer)["status"], "canceled");
+    assert!(!streams_whole_tracks(&payer));
+}

@@ -266,3 +266,98 @@ fn webhooks_are_verified_and_applied_once() {
     assert_eq!(send(&failed, &signed(&failed, now, WEBHOOK_SECRET)), 200);
     assert_eq!(status(), "active", "the replayed event was applied once only");
 }
+
+/// The listener's invoices, newest first.
+fn invoices(riff: &Riff, token: &str) -> Vec<Value> {
+    let (status, page) = Listener::with_token(riff, token).send("GET", "/v1/me/invoices", None);
+    assert_eq!(status, 200, "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+/// A refund goes through Stripe's refund API: localstripe holds it against the payment intent
+/// that took the money, and the invoice shows it; refunding more than is left, or twice, is
+/// refused and reaches no gateway.
+#[test]
+fn refunds_show_on_the_invoice_and_at_the_gateway() {
+    let Some(stripe) = LocalStripe::start("payment_stripe::refunds_show_on_the_invoice_and_at_the_gateway")
+    else {
+        return;
+    };
+    let riff = stripe.riff();
+    let token = Listener::register(&riff, "refundee").token;
+    let user = Listener::with_token(&riff, &token);
+    assert_eq!(subscribe(&riff, &token, "pm_card_visa", None).0, 201);
+    let intents = stripe.list("payment_intents").unwrap();
+    assert_eq!(intents.len(), 1, "{intents:?}");
+    let intent = intents[0]["id"].as_str().unwrap().to_string();
+    let invoice = invoices(&riff, &token)[0]["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/me/invoices/{invoice}/refund");
+
+    let (status, refund) = user.send("POST", &path, Some(json!({ "amount": 300 })));
+    assert_eq!(status, 200, "{refund}");
+    let refunds = stripe.list(&format!("refunds?payment_intent={intent}")).unwrap();
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0]["id"], refund["id"], "the gateway's refund: {refunds:?}");
+    assert_eq!(
+        (refunds[0]["amount"].as_i64(), refunds[0]["status"].as_str()),
+        (Some(300), Some("succeeded"))
+    );
+    assert_eq!(refunds[0]["metadata"]["riff_invoice"], invoice.as_str());
+    let shown = &invoices(&riff, &token)[0];
+    assert_eq!(shown["amount_refunded"].as_i64(), Some(300), "{shown}");
+    assert_eq!(shown["refunds"][0]["id"], refund["id"], "{shown}");
+
+    // More than is left: refused here, nothing sent.
+    let (status, body) = user.send("POST", &path, Some(json!({ "amount": 700 })));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(stripe.list("refunds").unwrap().len(), 1);
+    // The rest, then once more.
+    let (status, rest) = user.send("POST", &path, None);
+    assert_eq!((status, rest["amount"].as_i64()), (200, Some(699)), "{rest}");
+    assert_eq!(user.send("POST", &path, None).0, 409);
+    let refunds = stripe.list(&format!("refunds?payment_intent={intent}")).unwrap();
+    let mut amounts: Vec<i64> = refunds.iter().map(|r| r["amount"].as_i64().unwrap()).collect();
+    amounts.sort();
+    assert_eq!(amounts, [300, 699], "{refunds:?}");
+    let charges = stripe.list("charges").unwrap();
+    assert_eq!(charges.len(), 1, "{charges:?}");
+    assert_eq!(
+        (charges[0]["amount_refunded"].as_i64(), charges[0]["refunded"].as_bool()),
+        (Some(999), Some(true))
+    );
+    assert_eq!(invoices(&riff, &token)[0]["amount_refunded"].as_i64(), Some(999));
+}
+
+/// Twenty identical refund requests at once: one refund at the gateway. Without a key the
+/// others are told it is already refunded; with one key all twenty get the first's answer.
+#[test]
+fn parallel_refunds_refund_once() {
+    let Some(stripe) = LocalStripe::start("payment_stripe::parallel_refunds_refund_once") else {
+        return;
+    };
+    let riff = stripe.riff();
+    for (name, key) in [("racer", None), ("keyed-racer", Some("refund-key"))] {
+        let token = Listener::register(&riff, name).token;
+        let user = Listener::with_token(&riff, &token);
+        assert_eq!(subscribe(&riff, &token, "pm_card_visa", None).0, 201);
+        let invoice = invoices(&riff, &token)[0]["id"].as_str().unwrap().to_string();
+        let path = format!("/v1/me/invoices/{invoice}/refund");
+        let before = stripe.list("refunds").unwrap().len();
+        let answers = all_at_once(20, |_| user.send_keyed("POST", &path, Some(json!({})), key));
+        let ok: Vec<&(u16, Value)> = answers.iter().filter(|a| a.0 == 200).collect();
+        match key {
+            None => {
+                assert_eq!(ok.len(), 1, "{answers:?}");
+                assert!(answers.iter().all(|a| a.0 == 200 || a.0 == 409), "{answers:?}");
+            }
+            Some(_) => {
+                assert_eq!(ok.len(), 20, "{answers:?}");
+                assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+            }
+        }
+        assert_eq!(ok[0].1["amount"].as_i64(), Some(999));
+        assert_eq!(stripe.list("refunds").unwrap().len(), before + 1, "one refund at the gateway");
+        let shown = &invoices(&riff, &token)[0];
+        assert_eq!(shown["refunds"].as_array().map(Vec::len), Some(1), "{shown}");
+    }
+}

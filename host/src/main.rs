@@ -1,5 +1,6 @@
 //! The `riff` command line: `riff up` serves an app, `riff build` builds its components,
-//! `riff deploy` / `riff rollback` / `riff components` talk to a running app's admin API.
+//! `riff deploy` / `riff rollback` / `riff components` talk to a running app's admin API,
+//! `riff new` starts a project from a template.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +13,8 @@ use tracing_subscriber::EnvFilter;
 use riff::app::{App, AppOptions};
 use riff::reload::client::{short_version, AdminClient};
 use riff::{builder, manifest, reload};
+
+mod new_project;
 
 // The per-request path allocates many small short-lived objects (stores, resource tables,
 // headers); mimalloc's thread-local free lists serve them faster than glibc's malloc.
@@ -57,6 +60,21 @@ enum Command {
     Components {
         #[command(flatten)]
         admin: AdminArgs,
+    },
+    /// Start a project from a template: `riff new http-rust-p2 hello` (`--list` shows them).
+    New {
+        /// The template.
+        #[arg(required_unless_present = "list")]
+        template: Option<String>,
+        /// The project's name (also its component id and Cargo package).
+        #[arg(required_unless_present = "list")]
+        name: Option<String>,
+        /// Where to create it [default: ./<name>]; must not exist.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// List the templates.
+        #[arg(long, conflicts_with_all = ["template", "name", "dir"])]
+        list: bool,
     },
 }
 
@@ -149,6 +167,19 @@ fn main() -> ExitCode {
         Command::Deploy { component, file, admin } => deploy(&component, &file, &admin),
         Command::Rollback { component, admin } => rollback(&component, &admin),
         Command::Components { admin } => components(&admin),
+        Command::New { list: true, .. } => {
+            print!("{}", new_project::list());
+            Ok(())
+        }
+        Command::New { template, name, dir, .. } => {
+            let (template, name) = (template.unwrap_or_default(), name.unwrap_or_default());
+            new_project::create(&template, &name, dir.as_deref()).map(|dir| {
+                println!(
+                    "Created {name} from template {template}: cd {} && riff build && riff up",
+                    dir.display()
+                );
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

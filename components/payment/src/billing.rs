@@ -5,6 +5,17 @@
 //! charge is declined, becomes `past_due`; cancelling sets `cancel_at_period_end` (it stays
 //! `active` until the period ends, then is `canceled`); resuming clears it while the period
 //! lasts. The free plan costs nothing and needs no payment method.
+//!
+//! **Dunning.** A declined renewal leaves the subscription `past_due` with an `open` invoice,
+//! and the renewal run retries the charge on a schedule counted from that first decline
+//! ([`RETRY_DAYS`]: after 1, 3 and 5 days; the `retry_seconds` variable sets another, in
+//! seconds). While `past_due` the listener has the free plan's entitlement (previews): the
+//! period was not paid for, and the money is what the premium plan is. A retry that is paid
+//! makes the subscription `active` again with a whole new period from the moment of payment
+//! (the listener pays for, and gets, a full period); when the last retry is declined the
+//! subscription is `canceled` and the invoice `uncollectible`. Every attempt, the first one
+//! included, is recorded on its invoice. [`next_attempt`] and [`after_decline`] decide; the
+//! service writes what they decide with conditional UPDATEs.
 
 use riff_guest::{ApiError, ApiResult};
 use serde::{Deserialize, Serialize};
@@ -20,6 +31,83 @@ pub fn period_ms() -> u64 {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .filter(|s| *s > 0)
         .map_or(PERIOD_MS, |s| s * 1000)
+}
+
+/// The dunning schedule: retries after these many days from the first declined renewal.
+pub const RETRY_DAYS: [u64; 3] = [1, 3, 5];
+
+/// The retry schedule in use, as offsets in milliseconds from the first decline: [`RETRY_DAYS`],
+/// or the `retry_seconds` variable (`"2,4,6"`) when set. A malformed value is an error that
+/// names the variable, not a silent default.
+pub fn retry_schedule_ms() -> ApiResult<Vec<u64>> {
+    let configured = spin_sdk::variables::get("retry_seconds").unwrap_or_default();
+    parse_retry_seconds(&configured)
+        .map_err(|e| ApiError::internal(format!("the retry_seconds variable ({configured:?}): {e}")))
+}
+
+/// Parse `retry_seconds`: empty means [`RETRY_DAYS`]; otherwise comma-separated whole seconds,
+/// each later than the one before.
+pub fn parse_retry_seconds(value: &str) -> Result<Vec<u64>, String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Ok(RETRY_DAYS.iter().map(|d| d * 24 * 60 * 60 * 1000).collect());
+    }
+    let mut schedule: Vec<u64> = Vec::new();
+    for part in value.split(',') {
+        let seconds: u64 =
+            part.trim().parse().map_err(|_| format!("{:?} is not a whole number of seconds", part.trim()))?;
+        if seconds == 0 || schedule.last().is_some_and(|last| seconds * 1000 <= *last) {
+            return Err("each retry must come after the decline and after the retry before it".into());
+        }
+        schedule.push(seconds * 1000);
+    }
+    Ok(schedule)
+}
+
+/// When the next attempt at an `open` invoice is due, given the time of its first (declined)
+/// attempt and how many attempts were declined so far; `None` when no retry is left.
+pub fn next_attempt(schedule: &[u64], first_decline: u64, declined: usize) -> Option<u64> {
+    declined.checked_sub(1).and_then(|i| schedule.get(i)).map(|offset| first_decline + offset)
+}
+
+/// What a declined attempt leads to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterDecline {
+    /// `past_due`, retried at this time.
+    RetryAt(u64),
+    /// No retry left: the subscription is canceled, the invoice uncollectible.
+    GiveUp,
+}
+
+/// The outcome of `declined` declined attempts, the first at `first_decline`.
+pub fn after_decline(schedule: &[u64], first_decline: u64, declined: usize) -> AfterDecline {
+    next_attempt(schedule, first_decline, declined).map_or(AfterDecline::GiveUp, AfterDecline::RetryAt)
+}
+
+/// What the renewal run does with a premium subscription at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    /// Nothing yet.
+    Nothing,
+    /// The period ended: charge for the next one.
+    Renew,
+    /// The period ended and it was set to cancel, or the listener cancelled while `past_due`:
+    /// end it, charging nothing (an open invoice is voided).
+    End,
+    /// `past_due`: look at the open invoice's retry schedule.
+    Dunning,
+}
+
+/// What is due for `sub` at `now` (only a premium plan is ever charged).
+pub fn due(sub: &Subscription, now: u64) -> Due {
+    match sub.status {
+        _ if sub.plan != Plan::Premium => Due::Nothing,
+        Status::Active if now >= sub.period_end && sub.cancel_at_period_end => Due::End,
+        Status::Active if now >= sub.period_end => Due::Renew,
+        Status::PastDue if sub.cancel_at_period_end => Due::End,
+        Status::PastDue => Due::Dunning,
+        _ => Due::Nothing,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +264,51 @@ mod tests {
         assert!(!resumed.cancel_at_period_end);
         assert!(resume(&resumed, now).is_err());
         assert!(resume(&cancelled, now + PERIOD_MS).is_err(), "too late once the period ended");
+    }
+
+    #[test]
+    fn retry_schedules() {
+        let day = 24 * 60 * 60 * 1000;
+        assert_eq!(parse_retry_seconds("").unwrap(), [day, 3 * day, 5 * day]);
+        assert_eq!(parse_retry_seconds(" 2, 4 ,6").unwrap(), [2000, 4000, 6000]);
+        assert_eq!(parse_retry_seconds("5").unwrap(), [5000]);
+        for bad in ["2,1", "0", "a", "1,,2", "2,2", "-1"] {
+            assert!(parse_retry_seconds(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn dunning_decisions() {
+        let schedule = [10, 30, 50];
+        // The renewal's decline was attempt 1: the first retry is 10 after it, and so on.
+        assert_eq!(next_attempt(&schedule, 100, 1), Some(110));
+        assert_eq!(next_attempt(&schedule, 100, 2), Some(130));
+        assert_eq!(next_attempt(&schedule, 100, 3), Some(150));
+        assert_eq!(next_attempt(&schedule, 100, 4), None, "three retries, then no more");
+        assert_eq!(next_attempt(&schedule, 100, 0), None, "nothing declined: nothing to retry");
+        assert_eq!(after_decline(&schedule, 100, 3), AfterDecline::RetryAt(150));
+        assert_eq!(after_decline(&schedule, 100, 4), AfterDecline::GiveUp);
+        assert_eq!(after_decline(&[], 100, 1), AfterDecline::GiveUp, "no retries configured");
+    }
+
+    #[test]
+    fn what_is_due() {
+        let now = 1_000;
+        let sub = premium(now);
+        assert_eq!(due(&sub, now), Due::Nothing);
+        assert_eq!(due(&sub, sub.period_end), Due::Renew);
+        let cancelling = Subscription { cancel_at_period_end: true, ..sub.clone() };
+        assert_eq!(due(&cancelling, sub.period_end - 1), Due::Nothing, "premium until the end");
+        assert_eq!(due(&cancelling, sub.period_end), Due::End, "ended, not charged");
+        let past_due = Subscription { status: Status::PastDue, ..sub.clone() };
+        assert_eq!(due(&past_due, now), Due::Dunning);
+        let given_up = cancel(&past_due, now).unwrap();
+        assert_eq!(due(&given_up, now), Due::End, "cancelled while past due: no more retries");
+        assert_eq!(past_due.entitles(now), Plan::Free, "past due hears previews");
+        let free = Subscription { plan: Plan::Free, ..sub.clone() };
+        assert_eq!(due(&free, sub.period_end), Due::Nothing, "free is never charged");
+        let canceled = Subscription { status: Status::Canceled, ..sub };
+        assert_eq!(due(&canceled, now + PERIOD_MS * 2), Due::Nothing);
     }
 
     #[test]

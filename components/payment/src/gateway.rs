@@ -4,9 +4,14 @@
 //! money, and labels what it creates `"gateway": "local-test"`.
 //!
 //! Payment methods are Stripe's test names (`pm_card_visa`, `pm_card_mastercard`,
-//! `pm_card_chargeDeclined`); a decline is a 402 in Stripe's error shape. Charges carry an
-//! idempotency key (the invoice id), so a retried charge is never taken twice at the gateway
-//! either.
+//! `pm_card_chargeDeclined`); a decline is a 402 in Stripe's error shape. Charges and refunds
+//! carry an idempotency key (for a renewal: the subscription, its period and the attempt's
+//! number; for a refund: the invoice and the amount refunded before), so a repeated call is
+//! never taken or given back twice at the gateway either. A declined attempt gets its own key
+//! for the next try, since Stripe replays the answer it gave a key, a decline included.
+//!
+//! Refunds use Stripe's refund API, `POST /v1/refunds` with `payment_intent` (the charges are
+//! payment intents) and `amount`; localstripe implements the same call.
 
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use riff_guest::{ApiError, ApiResult};
@@ -92,18 +97,19 @@ impl Gateway {
         }
     }
 
-    /// Charge `amount` cents; the charge's id. `reference` makes the charge idempotent.
+    /// Charge `amount` cents for `invoice`; the charge's id. `key` makes the charge idempotent.
     pub async fn charge(
         &self,
         customer: &str,
         method: &str,
         amount: i64,
-        reference: &str,
+        invoice: &str,
+        key: &str,
     ) -> ApiResult<String> {
         let (_, _, declines) = local_card(method)?;
         match self {
             Gateway::Local if declines => Err(declined("Your card was declined.")),
-            Gateway::Local => Ok(format!("ch_local_{reference}")),
+            Gateway::Local => Ok(format!("ch_local_{key}")),
             Gateway::Stripe { .. } => {
                 let amount = amount.to_string();
                 let form = [
@@ -112,13 +118,35 @@ impl Gateway {
                     ("customer", customer),
                     ("payment_method", stripe_test_name(method)),
                     ("confirm", "true"),
-                    ("metadata[riff_invoice]", reference),
+                    ("metadata[riff_invoice]", invoice),
                 ];
-                let intent = self.post("/v1/payment_intents", &form, Some(reference)).await?;
+                let intent = self.post("/v1/payment_intents", &form, Some(key)).await?;
                 match intent["status"].as_str() {
                     Some("succeeded") => string(&intent, "id"),
                     _ => Err(declined(
                         intent["last_payment_error"]["message"].as_str().unwrap_or("Your card was declined."),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Give back `amount` cents of `charge` (what [`Gateway::charge`] returned); the refund's id.
+    pub async fn refund(&self, charge: &str, amount: i64, invoice: &str, key: &str) -> ApiResult<String> {
+        match self {
+            Gateway::Local => Ok(format!("re_local_{key}")),
+            Gateway::Stripe { .. } => {
+                let amount = amount.to_string();
+                // A charge made through a payment intent is refunded through it.
+                let target = if charge.starts_with("pi_") { "payment_intent" } else { "charge" };
+                let form =
+                    [(target, charge), ("amount", amount.as_str()), ("metadata[riff_invoice]", invoice)];
+                let refund = self.post("/v1/refunds", &form, Some(key)).await?;
+                match refund["status"].as_str() {
+                    Some("succeeded" | "pending") => string(&refund, "id"),
+                    other => Err(ApiError::new(
+                        502,
+                        format!("the payment gateway did not refund: status {}", other.unwrap_or("?")),
                     )),
                 }
             }

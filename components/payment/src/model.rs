@@ -89,20 +89,51 @@ pub struct PaymentMethodObject {
     pub kind: &'static str,
 }
 
-/// An invoice (amounts in cents, times in Unix seconds).
+/// An invoice (amounts in cents, times in Unix seconds). Beside Stripe's fields
+/// (`attempt_count`, `next_payment_attempt`, `amount_refunded`): each payment attempt and each
+/// refund, oldest first.
 #[derive(Serialize)]
 pub struct InvoiceObject {
     pub amount_due: i64,
     pub amount_paid: i64,
+    pub amount_refunded: i64,
+    pub attempt_count: usize,
+    pub attempts: Vec<AttemptObject>,
     pub created: i64,
     pub currency: String,
     pub gateway: String,
     pub id: String,
+    pub next_payment_attempt: Option<i64>,
     pub object: &'static str,
     pub period_end: i64,
     pub period_start: i64,
+    pub refunds: Vec<RefundObject>,
     pub status: String,
     pub subscription: String,
+}
+
+/// One attempt to take an invoice's payment: `succeeded` or `declined` (with the gateway's
+/// message).
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptObject {
+    pub attempt: i64,
+    pub created: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub outcome: String,
+}
+
+/// A refund (Stripe's refund object, with the invoice it belongs to).
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundObject {
+    pub amount: i64,
+    pub created: i64,
+    pub currency: String,
+    pub id: String,
+    pub invoice: String,
+    pub object: &'static str,
+    pub reason: Option<String>,
+    pub status: &'static str,
 }
 
 /// A webhook's acknowledgement: `{"received": true}`, with `"duplicate": true` for an event
@@ -211,24 +242,50 @@ mod tests {
             json!({ "id": "pm_card_visa", "object": "payment_method", "type": "card",
                     "card": { "brand": "visa", "last4": "4242" }, "gateway": "local-test" }),
         );
+        let refund = RefundObject {
+            amount: 300,
+            created: 9,
+            currency: "eur".into(),
+            id: "re_1".into(),
+            invoice: "in_1".into(),
+            object: "refund",
+            reason: None,
+            status: "succeeded",
+        };
         same_bytes(
             &InvoiceObject {
                 amount_due: 999,
                 amount_paid: 0,
+                amount_refunded: 300,
+                attempt_count: 1,
+                attempts: vec![AttemptObject {
+                    attempt: 1,
+                    created: 5,
+                    message: Some("declined".into()),
+                    outcome: "declined".into(),
+                }],
                 created: 5,
                 currency: "eur".into(),
                 gateway: "stripe".into(),
                 id: "in_1".into(),
+                next_payment_attempt: Some(8),
                 object: "invoice",
                 period_end: 7,
                 period_start: 6,
+                refunds: vec![refund.clone()],
                 status: "open".into(),
                 subscription: "sub_1".into(),
             },
             json!({
                 "id": "in_1", "object": "invoice", "subscription": "sub_1",
-                "amount_due": 999, "amount_paid": 0, "currency": "eur",
+                "amount_due": 999, "amount_paid": 0, "amount_refunded": 300,
+                "attempt_count": 1,
+                "attempts": [{ "attempt": 1, "created": 5, "message": "declined", "outcome": "declined" }],
+                "currency": "eur",
                 "status": "open", "created": 5, "period_start": 6, "period_end": 7, "gateway": "stripe",
+                "next_payment_attempt": 8,
+                "refunds": [{ "id": "re_1", "object": "refund", "amount": 300, "currency": "eur",
+                              "invoice": "in_1", "reason": null, "status": "succeeded", "created": 9 }],
             }),
         );
         same_bytes(&Received { duplicate: None, received: true }, json!({ "received": true }));
