@@ -22,6 +22,7 @@ mod manifest_errors;
 mod payment;
 mod payment_stripe;
 mod queue;
+mod rdbms;
 mod recommend;
 mod search;
 mod services;
