@@ -598,3 +598,40 @@ fn mysql_round_trips_every_type_and_reports_errors() {
     let body = get_ok(&riff.url(&format!("/mysql/docs?address={encoded}")));
     assert_eq!(body, json!({"pets": [{"id": 1, "name": "Rover", "prey": null, "is_finicky": false}]}));
 }
+
+#[test]
+fn connections_are_pooled_across_requests_and_come_back_clean() {
+    let Some(db) = PgDb::create("rdbms::pooled") else { return };
+    let riff = start(Some(&db), None);
+    let address = db.address();
+    let pid = |body: &Value, step: usize| body["results"][step]["rows"][0][0]["int32"].as_i64().unwrap();
+    // A request that changes a setting, opens a transaction and never commits.
+    let first = run(
+        &riff,
+        "/pg4",
+        &address,
+        json!([
+            exec("CREATE TABLE t (n INT4)", json!([])),
+            exec("SET application_name = 'left-behind'", json!([])),
+            exec("BEGIN", json!([])),
+            exec("INSERT INTO t VALUES (1)", json!([])),
+            query("SELECT pg_backend_pid()", json!([])),
+        ]),
+    );
+    results_ok(&first);
+    // The next request gets the same server session, without the transaction or the setting.
+    let second = run(
+        &riff,
+        "/pg4",
+        &address,
+        json!([
+            query("SELECT count(*)::int4 FROM t", json!([])),
+            query("SELECT current_setting('application_name')", json!([])),
+            query("SELECT pg_backend_pid()", json!([])),
+        ]),
+    );
+    results_ok(&second);
+    assert_eq!(pid(&first, 4), pid(&second, 2), "the connection was not reused: {first} {second}");
+    assert_eq!(second["results"][0]["rows"], json!([[{"int32": 0}]]), "the open transaction was rolled back");
+    assert_ne!(second["results"][1]["rows"][0][0]["str"], "left-behind", "{second}");
+}

@@ -51,6 +51,9 @@ pub fn postgres(address: &str, allow: &AllowList) -> Result<PgConnectOptions, Ad
             return Err(AddressError::NotPermitted(format!("address postgres://{shown} is not permitted")));
         }
     }
+    if !parsed.has_user {
+        return Err(AddressError::Invalid("invalid connection string: no user".into()));
+    }
     Ok(parsed.options)
 }
 
@@ -81,6 +84,7 @@ struct ParsedPostgres {
     options: PgConnectOptions,
     /// Every host the address names, with its port if it gives one.
     hosts: Vec<(String, Option<u16>)>,
+    has_user: bool,
 }
 
 fn parse_postgres(address: &str) -> Result<ParsedPostgres, AddressError> {
@@ -124,7 +128,8 @@ fn parse_postgres(address: &str) -> Result<ParsedPostgres, AddressError> {
             other => return Err(invalid(format!("unknown option {other:?}"))),
         }
     }
-    let user = user.filter(|u| !u.is_empty()).ok_or_else(|| invalid("no user".into()))?;
+    // A missing user is reported after the grant check, as a connection would report it.
+    let user = user.filter(|u| !u.is_empty());
     if hosts.iter().all(|h| h.is_empty()) {
         return Err(invalid("no host".into()));
     }
@@ -136,10 +141,12 @@ fn parse_postgres(address: &str) -> Result<ParsedPostgres, AddressError> {
     }
     let host = hosts.remove(0).trim_matches(|c| c == '[' || c == ']').to_string();
     let port = ports.first().copied();
-    // libpq: the database defaults to the user's name.
-    let database = dbname.unwrap_or_else(|| user.clone());
-    options = options.host(&host).port(port.unwrap_or(5432)).username(&user).database(&database);
-    Ok(ParsedPostgres { options, hosts: vec![(host, port)] })
+    options = options.host(&host).port(port.unwrap_or(5432));
+    if let Some(user) = &user {
+        // libpq: the database defaults to the user's name.
+        options = options.username(user).database(dbname.as_deref().unwrap_or(user));
+    }
+    Ok(ParsedPostgres { options, hosts: vec![(host, port)], has_user: user.is_some() })
 }
 
 /// A `postgres://user:password@host:port/dbname?key=value` URL as libpq's pairs.
@@ -284,6 +291,9 @@ mod tests {
         );
         assert!(matches!(postgres("host=/var/run/postgresql", &grants), Err(AddressError::Invalid(_))));
         assert!(matches!(postgres("nonsense", &grants), Err(AddressError::Invalid(_))));
+        assert!(
+            matches!(postgres("postgres://127.0.0.1/app", &grants), Err(AddressError::Invalid(m)) if m.contains("no user"))
+        );
         assert!(matches!(
             postgres("postgres://127.0.0.1", &allow(&["mysql://127.0.0.1"])),
             Err(AddressError::NotPermitted(_))

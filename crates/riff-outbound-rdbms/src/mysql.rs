@@ -137,33 +137,35 @@ fn convert_value(row: &MySqlRow, i: usize, ty: DbDataType) -> Result<DbValue, v2
         return Ok(DbValue::DbNull);
     }
     let name = raw.type_info().name().to_string();
-    let get = |e: sqlx::Error| conversion(e);
     Ok(match ty {
-        DbDataType::Boolean => DbValue::Boolean(row.try_get(i).map_err(get)?),
-        DbDataType::Int8 => DbValue::Int8(row.try_get(i).map_err(get)?),
-        DbDataType::Int16 => DbValue::Int16(row.try_get(i).map_err(get)?),
-        DbDataType::Int32 => DbValue::Int32(row.try_get(i).map_err(get)?),
-        DbDataType::Int64 => DbValue::Int64(row.try_get(i).map_err(get)?),
-        DbDataType::Uint8 => DbValue::Uint8(row.try_get(i).map_err(get)?),
-        DbDataType::Uint16 => DbValue::Uint16(row.try_get(i).map_err(get)?),
-        DbDataType::Uint32 => DbValue::Uint32(row.try_get(i).map_err(get)?),
-        DbDataType::Uint64 => DbValue::Uint64(row.try_get(i).map_err(get)?),
-        DbDataType::Floating32 => DbValue::Floating32(row.try_get(i).map_err(get)?),
-        DbDataType::Floating64 => DbValue::Floating64(row.try_get(i).map_err(get)?),
-        DbDataType::Str => DbValue::Str(row.try_get(i).map_err(get)?),
-        DbDataType::Binary => DbValue::Binary(row.try_get(i).map_err(get)?),
+        DbDataType::Boolean => DbValue::Boolean(row.try_get(i).map_err(conversion)?),
+        DbDataType::Int8 => DbValue::Int8(row.try_get(i).map_err(conversion)?),
+        DbDataType::Int16 => DbValue::Int16(row.try_get(i).map_err(conversion)?),
+        DbDataType::Int32 => DbValue::Int32(row.try_get(i).map_err(conversion)?),
+        DbDataType::Int64 => DbValue::Int64(row.try_get(i).map_err(conversion)?),
+        DbDataType::Uint8 => DbValue::Uint8(row.try_get(i).map_err(conversion)?),
+        DbDataType::Uint16 => DbValue::Uint16(row.try_get(i).map_err(conversion)?),
+        DbDataType::Uint32 => DbValue::Uint32(row.try_get(i).map_err(conversion)?),
+        DbDataType::Uint64 => DbValue::Uint64(row.try_get(i).map_err(conversion)?),
+        DbDataType::Floating32 => DbValue::Floating32(row.try_get(i).map_err(conversion)?),
+        DbDataType::Floating64 => DbValue::Floating64(row.try_get(i).map_err(conversion)?),
+        DbDataType::Str => DbValue::Str(row.try_get(i).map_err(conversion)?),
+        DbDataType::Binary => DbValue::Binary(row.try_get(i).map_err(conversion)?),
         DbDataType::Other => match name.as_str() {
             "DECIMAL" | "JSON" | "SET" | "ENUM" => {
-                DbValue::Str(row.try_get_unchecked::<String, _>(i).map_err(get)?)
+                DbValue::Str(row.try_get_unchecked::<String, _>(i).map_err(conversion)?)
             }
-            "DATE" => DbValue::Str(row.try_get::<NaiveDate, _>(i).map_err(get)?.to_string()),
+            "DATE" => DbValue::Str(row.try_get::<NaiveDate, _>(i).map_err(conversion)?.to_string()),
             "DATETIME" | "TIMESTAMP" => DbValue::Str(
-                row.try_get::<NaiveDateTime, _>(i).map_err(get)?.format("%Y-%m-%d %H:%M:%S%.f").to_string(),
+                row.try_get::<NaiveDateTime, _>(i)
+                    .map_err(conversion)?
+                    .format("%Y-%m-%d %H:%M:%S%.f")
+                    .to_string(),
             ),
-            "TIME" => {
-                DbValue::Str(row.try_get::<sqlx::mysql::types::MySqlTime, _>(i).map_err(get)?.to_string())
-            }
-            "YEAR" => DbValue::Str(row.try_get_unchecked::<u16, _>(i).map_err(get)?.to_string()),
+            "TIME" => DbValue::Str(
+                row.try_get::<sqlx::mysql::types::MySqlTime, _>(i).map_err(conversion)?.to_string(),
+            ),
+            "YEAR" => DbValue::Str(row.try_get_unchecked::<u16, _>(i).map_err(conversion)?.to_string()),
             _ => DbValue::Unsupported,
         },
     })

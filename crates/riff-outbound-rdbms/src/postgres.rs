@@ -279,53 +279,52 @@ fn convert_value(row: &PgRow, i: usize) -> Result<DbValue, v4::Error> {
         return Ok(DbValue::DbNull);
     }
     let oid = raw.type_info().oid().map(|o| o.0);
-    let get = |e: sqlx::Error| conversion(e);
     Ok(match oid {
-        Some(oid::BOOL) => DbValue::Boolean(row.try_get(i).map_err(get)?),
-        Some(oid::BYTEA) => DbValue::Binary(row.try_get(i).map_err(get)?),
-        Some(oid::FLOAT4) => DbValue::Floating32(row.try_get(i).map_err(get)?),
-        Some(oid::FLOAT8) => DbValue::Floating64(row.try_get(i).map_err(get)?),
-        Some(oid::INT2) => DbValue::Int16(row.try_get(i).map_err(get)?),
-        Some(oid::INT4) => DbValue::Int32(row.try_get(i).map_err(get)?),
-        Some(oid::INT8) => DbValue::Int64(row.try_get(i).map_err(get)?),
-        Some(oid::TEXT | oid::VARCHAR | oid::BPCHAR) => DbValue::Str(row.try_get(i).map_err(get)?),
-        Some(oid::TIMESTAMP) => DbValue::Datetime(datetime_tuple(row.try_get(i).map_err(get)?)),
-        Some(oid::TIMESTAMPTZ) => {
-            DbValue::Datetime(datetime_tuple(row.try_get::<DateTime<Utc>, _>(i).map_err(get)?.naive_utc()))
-        }
-        Some(oid::DATE) => DbValue::Date(date_tuple(row.try_get(i).map_err(get)?)),
-        Some(oid::TIME) => DbValue::Time(time_tuple(row.try_get(i).map_err(get)?)),
-        Some(oid::UUID) => DbValue::Uuid(row.try_get::<uuid::Uuid, _>(i).map_err(get)?.to_string()),
+        Some(oid::BOOL) => DbValue::Boolean(row.try_get(i).map_err(conversion)?),
+        Some(oid::BYTEA) => DbValue::Binary(row.try_get(i).map_err(conversion)?),
+        Some(oid::FLOAT4) => DbValue::Floating32(row.try_get(i).map_err(conversion)?),
+        Some(oid::FLOAT8) => DbValue::Floating64(row.try_get(i).map_err(conversion)?),
+        Some(oid::INT2) => DbValue::Int16(row.try_get(i).map_err(conversion)?),
+        Some(oid::INT4) => DbValue::Int32(row.try_get(i).map_err(conversion)?),
+        Some(oid::INT8) => DbValue::Int64(row.try_get(i).map_err(conversion)?),
+        Some(oid::TEXT | oid::VARCHAR | oid::BPCHAR) => DbValue::Str(row.try_get(i).map_err(conversion)?),
+        Some(oid::TIMESTAMP) => DbValue::Datetime(datetime_tuple(row.try_get(i).map_err(conversion)?)),
+        Some(oid::TIMESTAMPTZ) => DbValue::Datetime(datetime_tuple(
+            row.try_get::<DateTime<Utc>, _>(i).map_err(conversion)?.naive_utc(),
+        )),
+        Some(oid::DATE) => DbValue::Date(date_tuple(row.try_get(i).map_err(conversion)?)),
+        Some(oid::TIME) => DbValue::Time(time_tuple(row.try_get(i).map_err(conversion)?)),
+        Some(oid::UUID) => DbValue::Uuid(row.try_get::<uuid::Uuid, _>(i).map_err(conversion)?.to_string()),
         Some(oid::JSONB) => {
-            let json: serde_json::Value = row.try_get(i).map_err(get)?;
+            let json: serde_json::Value = row.try_get(i).map_err(conversion)?;
             DbValue::Jsonb(
                 serde_json::to_vec(&json).map_err(|e| v4::Error::ValueConversionFailed(e.to_string()))?,
             )
         }
-        Some(oid::NUMERIC) => DbValue::Decimal(row.try_get::<Decimal, _>(i).map_err(get)?.to_string()),
+        Some(oid::NUMERIC) => DbValue::Decimal(row.try_get::<Decimal, _>(i).map_err(conversion)?.to_string()),
         Some(oid::INT4RANGE) => {
-            let r: PgRange<i32> = row.try_get(i).map_err(get)?;
+            let r: PgRange<i32> = row.try_get(i).map_err(conversion)?;
             DbValue::RangeInt32((unbound(r.start, |v| v), unbound(r.end, |v| v)))
         }
         Some(oid::INT8RANGE) => {
-            let r: PgRange<i64> = row.try_get(i).map_err(get)?;
+            let r: PgRange<i64> = row.try_get(i).map_err(conversion)?;
             DbValue::RangeInt64((unbound(r.start, |v| v), unbound(r.end, |v| v)))
         }
         Some(oid::NUMRANGE) => {
-            let r: PgRange<Decimal> = row.try_get(i).map_err(get)?;
+            let r: PgRange<Decimal> = row.try_get(i).map_err(conversion)?;
             DbValue::RangeDecimal((unbound(r.start, |v| v.to_string()), unbound(r.end, |v| v.to_string())))
         }
-        Some(oid::INT4_ARRAY) => DbValue::ArrayInt32(row.try_get(i).map_err(get)?),
-        Some(oid::INT8_ARRAY) => DbValue::ArrayInt64(row.try_get(i).map_err(get)?),
+        Some(oid::INT4_ARRAY) => DbValue::ArrayInt32(row.try_get(i).map_err(conversion)?),
+        Some(oid::INT8_ARRAY) => DbValue::ArrayInt64(row.try_get(i).map_err(conversion)?),
         Some(oid::NUMERIC_ARRAY) => {
-            let v: Vec<Option<Decimal>> = row.try_get(i).map_err(get)?;
+            let v: Vec<Option<Decimal>> = row.try_get(i).map_err(conversion)?;
             DbValue::ArrayDecimal(v.into_iter().map(|d| d.map(|d| d.to_string())).collect())
         }
         Some(oid::TEXT_ARRAY | oid::VARCHAR_ARRAY | oid::BPCHAR_ARRAY) => {
-            DbValue::ArrayStr(row.try_get(i).map_err(get)?)
+            DbValue::ArrayStr(row.try_get(i).map_err(conversion)?)
         }
         Some(oid::INTERVAL) => {
-            let v: PgInterval = row.try_get(i).map_err(get)?;
+            let v: PgInterval = row.try_get(i).map_err(conversion)?;
             DbValue::Interval(v4::Interval { micros: v.microseconds, days: v.days, months: v.months })
         }
         _ => DbValue::Unsupported(
