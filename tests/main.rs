@@ -23,6 +23,7 @@ mod new_project;
 mod payment;
 mod payment_stripe;
 mod queue;
+mod rdbms;
 mod recommend;
 mod search;
 mod services;

@@ -370,6 +370,7 @@ impl Loader {
 
     /// A component's grants, limits and configuration, resolved from its manifest entry.
     fn runtime(&self, component: &manifest::Component, fingerprint: &str) -> Result<ComponentRuntime> {
+        let allow = Arc::new(self.allow_list(component)?);
         Ok(ComponentRuntime {
             id: component.id.as_str().into(),
             memory_limit: component.riff.memory_limit,
@@ -390,7 +391,8 @@ impl Loader {
                     .collect(),
             ),
             variables: self.variables.for_component(&component.variables)?,
-            allow: Arc::new(self.allow_list(component)?),
+            rdbms: riff_outbound_rdbms::RdbmsGrants::new(allow.clone()),
+            allow,
             environment: component.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             preopens: stage_files(&self.manifest, component, &self.state_dir.join("files"), fingerprint)?,
             messaging: MessagingGrants {

@@ -10,6 +10,7 @@ use riff_key_value::host::KeyValueGrants;
 use riff_manifest::InstanceReuse;
 use riff_messaging::host::MessagingGrants;
 use riff_outbound_http::AllowList;
+use riff_outbound_rdbms::RdbmsGrants;
 use riff_sql::host::SqlGrants;
 use riff_variables::ComponentVariables;
 
@@ -26,6 +27,8 @@ pub struct ComponentRuntime {
     pub sql: SqlGrants,
     pub variables: ComponentVariables,
     pub allow: Arc<AllowList>,
+    /// PostgreSQL and MySQL: the same allow-list, and the pools kept across requests.
+    pub rdbms: RdbmsGrants,
     pub environment: Vec<(String, String)>,
     /// Host directory -> guest path, mounted read-only.
     pub preopens: Vec<(PathBuf, String)>,

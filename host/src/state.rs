@@ -14,6 +14,7 @@ use riff_core::limits::GuestLimits;
 use riff_core::InstanceState;
 use riff_key_value::host::{KeyValueCtxView, KeyValueView};
 use riff_messaging::host::{MessagingCtxView, MessagingView};
+use riff_outbound_rdbms::{RdbmsCtxView, RdbmsView};
 use riff_sql::host::{SqlCtxView, SqlState, SqlView};
 use riff_variables::{VariablesCtxView, VariablesView};
 
@@ -87,6 +88,12 @@ impl SqlView for RequestState {
 impl MessagingView for RequestState {
     fn messaging(&mut self) -> MessagingCtxView<'_> {
         MessagingCtxView { grants: &self.component.messaging }
+    }
+}
+
+impl RdbmsView for RequestState {
+    fn rdbms(&mut self) -> RdbmsCtxView<'_> {
+        RdbmsCtxView { grants: &self.component.rdbms, table: &mut self.table }
     }
 }
 

@@ -21,6 +21,7 @@ pub fn add_to_linker(linker: &mut Linker<RequestState>) -> anyhow::Result<()> {
     riff_sql::host::add_to_linker(linker)?;
     riff_messaging::host::add_to_linker(linker)?;
     riff_variables::add_to_linker(linker)?;
+    riff_outbound_rdbms::add_to_linker(linker)?;
     Ok(())
 }
 
