@@ -23,6 +23,7 @@ mod payment;
 mod payment_stripe;
 mod queue;
 mod recommend;
+mod redis_mqtt;
 mod search;
 mod services;
 mod transactions;
