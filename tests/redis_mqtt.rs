@@ -387,10 +387,11 @@ fn the_redis_trigger_follows_manifest_reloads() {
         || riff.log(),
         || get(&url, &format!("{prefix}b:v2")).as_deref() == Some("two"),
     );
-    assert_eq!(
-        publish(&url, &old, &format!("{prefix}c three")),
-        0,
-        "the old channel is no longer subscribed"
+    eventually(
+        "the old channel has no subscriber left",
+        Duration::from_secs(20),
+        || riff.log(),
+        || publish(&url, &old, &format!("{prefix}c three")) == 0,
     );
     assert_eq!(get(&url, &format!("{prefix}b:v1")), None, "the replaced version got nothing");
     clean(&url, &prefix);
