@@ -151,7 +151,7 @@ pub struct RedisTrigger {
 /// Check a Redis trigger's address (after its variables are resolved): a `redis://`,
 /// `rediss://` or `redis+unix://` URL with a host (or socket path).
 pub fn check_redis_address(address: &str) -> Result<(), String> {
-    let shown = riff_core_free_redact(address);
+    let shown = hide_password(address);
     let url = url::Url::parse(address)
         .map_err(|e| format!("{shown:?} is not a Redis address (redis://host:port): {e}"))?;
     match url.scheme() {
@@ -166,7 +166,7 @@ pub fn check_redis_address(address: &str) -> Result<(), String> {
 
 /// `address` with a password in its user information hidden (this crate is a leaf, so the
 /// shared redaction in riff-core is not at hand; the form is the same).
-fn riff_core_free_redact(address: &str) -> String {
+fn hide_password(address: &str) -> String {
     match (address.split_once("://"), address.rfind('@')) {
         (Some((scheme, rest)), Some(_)) => match rest.rsplit_once('@') {
             Some((userinfo, host)) => match userinfo.split_once(':') {
