@@ -1265,7 +1265,7 @@ source = "h.wasm"
             ),
             (
                 APP.replace("channel = \"orders\"", "channel = \"orders\"\nqueue = 1"),
-                9,
+                10,
                 "unknown field `queue`",
             ),
         ];
