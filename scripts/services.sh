@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start the servers the shared-backend tests run against, where they are installed but not
-# running: PostgreSQL (5432), Redis (6379), NATS with JetStream (4222). Also install haproxy,
+# running: PostgreSQL (5432), Redis (6379), NATS with JetStream (4222), Mosquitto MQTT (1883). Also install haproxy,
 # which the cluster tests put in front of the replicas. Nothing here is needed to *use* riff:
 # `riff up` without a runtime config runs on embedded SQLite alone.
 #
@@ -36,6 +36,11 @@ if ! listening 4222 && [ -x /usr/sbin/nats-server ]; then
     mkdir -p /var/lib/nats-server
     start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
         -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log && wait_for 4222 NATS
+fi
+if ! listening 1883 && [ -x /usr/sbin/mosquitto ]; then
+    echo "starting Mosquitto (MQTT)"
+    printf 'listener 1883 127.0.0.1\nallow_anonymous true\n' >/tmp/riff-mosquitto.conf
+    /usr/sbin/mosquitto -d -c /tmp/riff-mosquitto.conf && wait_for 1883 Mosquitto
 fi
 if ! command -v haproxy >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     echo "installing haproxy"

@@ -25,6 +25,7 @@ mod payment_stripe;
 mod queue;
 mod rdbms;
 mod recommend;
+mod redis_mqtt;
 mod search;
 mod services;
 mod transactions;

@@ -44,6 +44,8 @@ pub struct LoadedComponent {
     pub subscriber: Option<riff_trigger_queue::SubscriberIndices>,
     /// Its `fermyon:spin-cron` `handle-cron-event`, when it exports one.
     pub cron: Option<riff_trigger_cron::SpinCronIndices>,
+    /// Its `fermyon:spin/inbound-redis` `handle-message`, when it exports one.
+    pub redis: Option<riff_trigger_redis::RedisTriggerIndices>,
     /// SHA-256 of the `.wasm`, hex.
     pub version: String,
     pub origin: Origin,

@@ -9,7 +9,8 @@
 //! instance lifecycle), one crate per capability (`riff-key-value`, `riff-sql`,
 //! `riff-messaging`, `riff-variables`, `riff-outbound-http`) and `riff-runtime-config` (which
 //! backend serves each store), and the triggers `riff-trigger-http` (the server, calling the app
-//! through `HttpHandler`) and `riff-trigger-queue` (the dispatcher, through `Subscriber`). Here, one idea per module, lower ones first:
+//! through `HttpHandler`), `riff-trigger-queue` (the dispatcher, through `Subscriber`),
+//! `riff-trigger-cron` (through `CronRunner`) and `riff-trigger-redis` (through `MessageHandler`). Here, one idea per module, lower ones first:
 //!
 //! * [`runtime`]: a component's grants and limits, one field per capability;
 //! * [`state`]: the store data of one instance, lending each capability its view;

@@ -183,6 +183,42 @@ impl Loader {
             .collect()
     }
 
+    /// The channels `[[trigger.redis]]` calls `id` for (as written); it must then export
+    /// `fermyon:spin/inbound-redis`.
+    fn redis_channels(&self, id: &str) -> Vec<&str> {
+        self.manifest
+            .redis_triggers
+            .iter()
+            .filter(|t| t.component == id)
+            .map(|t| t.channel.as_str())
+            .collect()
+    }
+
+    /// Every `[[trigger.redis]]`, its address and channel resolved from the variables.
+    pub fn redis_subscriptions(&self) -> Result<Vec<riff_trigger_redis::RedisSubscription>> {
+        let path = self.manifest.path.display();
+        let mut subscriptions = Vec::new();
+        for trigger in &self.manifest.redis_triggers {
+            let at = match trigger.line {
+                Some(line) => format!("{path}:{line}: [[trigger.redis]]"),
+                None => format!("{path}: [[trigger.redis]]"),
+            };
+            let address = self.variables.expand(&trigger.address).with_context(|| format!("{at} address"))?;
+            manifest::check_redis_address(&address).map_err(|m| anyhow!("{at} address: {m}"))?;
+            let channel = self.variables.expand(&trigger.channel).with_context(|| format!("{at} channel"))?;
+            if channel.is_empty() {
+                bail!("{at} channel: {:?} resolves to nothing", trigger.channel);
+            }
+            subscriptions.push(riff_trigger_redis::RedisSubscription {
+                address,
+                channel,
+                component: trigger.component.clone(),
+            });
+        }
+        subscriptions.sort();
+        Ok(subscriptions)
+    }
+
     /// The topics `[[trigger.queue]]` delivers to `id`; it must then export the queue handler.
     fn subscribed_topics(&self, id: &str) -> Vec<&str> {
         self.manifest.queue_triggers.iter().filter(|q| q.component == id).map(|q| q.topic.as_str()).collect()
@@ -210,7 +246,12 @@ impl Loader {
         entry.line = None;
         entry.build = None;
         let variables = self.variables.for_component(&component.variables)?;
-        let text = format!("{entry:?}{variables:?}{}{:?}", self.is_routed(id), self.subscribed_topics(id));
+        let mut text =
+            format!("{entry:?}{variables:?}{}{:?}", self.is_routed(id), self.subscribed_topics(id));
+        let channels = self.redis_channels(id);
+        if !channels.is_empty() {
+            text.push_str(&format!("redis{channels:?}"));
+        }
         Ok(hex::encode(Sha256::digest(text.as_bytes())))
     }
 
@@ -312,6 +353,15 @@ impl Loader {
                 "[[trigger.cron]] runs it, but it does not export fermyon:spin-cron@2.0.0 handle-cron-event: {e}"
             ),
         };
+        let channels = self.redis_channels(id);
+        let redis = match riff_trigger_redis::RedisTriggerIndices::new(&instance_pre) {
+            Ok(indices) => Some(indices),
+            Err(_) if channels.is_empty() => None,
+            Err(e) => bail!(
+                "[[trigger.redis]] calls it for {}, but it does not export fermyon:spin/inbound-redis handle-message: {e}",
+                channels.join(", ")
+            ),
+        };
         let reuse = component.riff.instance_reuse;
 
         // Grants depend only on the manifest entry: a new version of an unchanged entry shares
@@ -334,6 +384,7 @@ impl Loader {
             http,
             subscriber,
             cron,
+            redis,
             version: artifact.digest,
             origin,
             fingerprint,

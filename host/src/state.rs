@@ -15,6 +15,8 @@ use riff_core::InstanceState;
 use riff_key_value::host::{KeyValueCtxView, KeyValueView};
 use riff_messaging::host::{MessagingCtxView, MessagingView};
 use riff_outbound_rdbms::{RdbmsCtxView, RdbmsView};
+use riff_outbound_mqtt::{MqttCtxView, MqttState, MqttView};
+use riff_outbound_redis::{RedisCtxView, RedisState, RedisView};
 use riff_sql::host::{SqlCtxView, SqlState, SqlView};
 use riff_variables::{VariablesCtxView, VariablesView};
 
@@ -33,6 +35,9 @@ pub struct RequestState {
     pub deadline: Instant,
     /// SQL transactions the guest opened (`riff:platform/sql`), ended with the request.
     pub sql: SqlState,
+    /// Outbound Redis connections and MQTT clients this instance opened, by address.
+    pub redis: RedisState,
+    pub mqtt: MqttState,
 }
 
 impl RequestState {
@@ -48,6 +53,8 @@ impl RequestState {
             component,
             deadline,
             sql: SqlState::default(),
+            redis: RedisState::default(),
+            mqtt: MqttState::default(),
         }
     }
 }
@@ -94,6 +101,18 @@ impl MessagingView for RequestState {
 impl RdbmsView for RequestState {
     fn rdbms(&mut self) -> RdbmsCtxView<'_> {
         RdbmsCtxView { grants: &self.component.rdbms, table: &mut self.table }
+    }
+}
+
+impl RedisView for RequestState {
+    fn redis(&mut self) -> RedisCtxView<'_> {
+        RedisCtxView { allow: &self.component.allow, state: &mut self.redis, table: &mut self.table }
+    }
+}
+
+impl MqttView for RequestState {
+    fn mqtt(&mut self) -> MqttCtxView<'_> {
+        MqttCtxView { allow: &self.component.allow, state: &mut self.mqtt, table: &mut self.table }
     }
 }
 

@@ -128,6 +128,27 @@ pub fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
+/// `address` as a URL that has a host. The user information is percent-encoded first, so that
+/// a password holding `/`, `?`, `#` or `@` does not change where the host starts.
+fn parse_with_host(address: &str) -> Option<url::Url> {
+    let start = address.find("://").map(|i| i + 3).unwrap_or(0);
+    let authority_end = address[start..].find('/').map(|i| start + i).unwrap_or(address.len());
+    let encoded = match address[start..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &address[start..start + at];
+            let escaped: String = userinfo
+                .bytes()
+                .map(
+                    |b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") },
+                )
+                .collect();
+            format!("{}{escaped}{}", &address[..start], &address[start + at..])
+        }
+        None => address.to_string(),
+    };
+    url::Url::parse(&encoded).ok().filter(|u| u.host_str().is_some_and(|h| !h.is_empty()))
+}
+
 /// A component's whole allow-list. Empty means no outbound HTTP at all.
 #[derive(Debug, Clone, Default)]
 pub struct AllowList(Vec<AllowedHost>);
@@ -139,6 +160,20 @@ impl AllowList {
 
     pub fn allows(&self, scheme: &str, host: &str, port: u16) -> bool {
         self.0.iter().any(|h| h.allows(scheme, host, port))
+    }
+
+    /// Does an entry allow connecting to `address`, a URL a guest hands an outbound interface
+    /// (`redis://user:pw@cache:6380/0`, `mqtt://broker?client_id=x`)? Read as Spin reads it: an
+    /// address that does not parse as a URL with a host is tried again as `{default_scheme}://…`,
+    /// a missing port is the scheme's well-known one, and an address that still does not parse
+    /// is not allowed. Only the scheme, host and port count; credentials, path and query do not.
+    pub fn allows_url(&self, address: &str, default_scheme: &str) -> bool {
+        let parsed =
+            parse_with_host(address).or_else(|| parse_with_host(&format!("{default_scheme}://{address}")));
+        let Some(url) = parsed else { return false };
+        let scheme = url.scheme();
+        let Some(port) = url.port().or_else(|| default_port(scheme)) else { return false };
+        url.host_str().is_some_and(|host| self.allows(scheme, host, port))
     }
 
     /// Does any entry let `scheme` (`tcp`, `udp`) reach somewhere at all?
@@ -227,6 +262,24 @@ mod tests {
         assert!(allows("mqtt://broker", "mqtt", "broker", 1883));
         assert!(allows("postgres://10.0.0.0/8:6543", "postgres", "10.1.2.3", 6543));
         assert!(allows("*://db:5432", "postgres", "db", 5432));
+    }
+
+    #[test]
+    fn addresses_as_outbound_interfaces_hand_them() {
+        let list = AllowList::parse(&["redis://cache".into(), "mqtt://127.0.0.1:*".into()]).unwrap();
+        assert!(list.allows_url("redis://cache", "redis"));
+        assert!(list.allows_url("redis://cache:6379/2", "redis"));
+        assert!(list.allows_url("redis://user:p%w?d#x@cache/0", "redis"), "credentials do not count");
+        assert!(list.allows_url("redis://:s3cr@t@cache", "redis"), "an unescaped @ in a password");
+        assert!(list.allows_url("cache", "redis"), "no scheme: the interface's own");
+        assert!(!list.allows_url("redis://cache:6380", "redis"), "another port");
+        assert!(!list.allows_url("rediss://cache", "redis"), "another scheme");
+        assert!(!list.allows_url("redis://evil.example", "redis"));
+        assert!(!list.allows_url("redis://evil.example?host=cache", "redis"));
+        assert!(!list.allows_url("", "redis") && !list.allows_url("redis://", "redis"), "no host");
+        assert!(list.allows_url("mqtt://127.0.0.1:1883?client_id=a", "mqtt"));
+        assert!(list.allows_url("mqtt://127.0.0.1?client_id=a", "mqtt"));
+        assert!(!list.allows_url("mqtt://localhost:1883?client_id=a", "mqtt"), "names are not resolved");
     }
 
     #[test]

@@ -66,6 +66,8 @@ pub struct Manifest {
     pub queue_triggers: Vec<QueueTrigger>,
     /// `[[trigger.cron]]`: components called on a schedule.
     pub cron_triggers: Vec<CronTrigger>,
+    /// `[[trigger.redis]]`: components called for each message on a Redis channel.
+    pub redis_triggers: Vec<RedisTrigger>,
     /// `[application.tool.riff]`: app-wide settings Spin does not have.
     pub riff: AppSettings,
 }
@@ -132,6 +134,49 @@ pub struct CronTrigger {
     pub component: String,
     pub cron_expression: String,
     pub line: Option<usize>,
+}
+
+/// `[[trigger.redis]]` (Spin's Redis trigger): call `component`'s `fermyon:spin/inbound-redis`
+/// `handle-message` export for every message published on `channel` at `address` — the
+/// trigger's own `address`, else `[application.trigger.redis] address`. Both `address` and
+/// `channel` may hold `{{ variable }}` templates (as Spin allows), resolved at load.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisTrigger {
+    pub component: String,
+    pub channel: String,
+    pub address: String,
+    pub line: Option<usize>,
+}
+
+/// Check a Redis trigger's address (after its variables are resolved): a `redis://`,
+/// `rediss://` or `redis+unix://` URL with a host (or socket path).
+pub fn check_redis_address(address: &str) -> Result<(), String> {
+    let shown = hide_password(address);
+    let url = url::Url::parse(address)
+        .map_err(|e| format!("{shown:?} is not a Redis address (redis://host:port): {e}"))?;
+    match url.scheme() {
+        "redis" | "rediss" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+        "redis+unix" | "unix" if !url.path().is_empty() => Ok(()),
+        "redis" | "rediss" => Err(format!("{shown:?} names no host (redis://host:port)")),
+        other => Err(format!(
+            "{shown:?} is not a Redis address: the scheme is {other:?}, expected redis:// or rediss://"
+        )),
+    }
+}
+
+/// `address` with a password in its user information hidden (this crate is a leaf, so the
+/// shared redaction in riff-core is not at hand; the form is the same).
+fn hide_password(address: &str) -> String {
+    match (address.split_once("://"), address.rfind('@')) {
+        (Some((scheme, rest)), Some(_)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => address.to_string(),
+            },
+            None => address.to_string(),
+        },
+        _ => address.to_string(),
+    }
 }
 
 /// Check a cron trigger's expression: six fields (second minute hour day-of-month month
@@ -264,6 +309,13 @@ struct RawCors {
 #[serde(deny_unknown_fields)]
 struct RawAppTriggers {
     http: Option<RawAppHttp>,
+    redis: Option<Spanned<RawAppRedis>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAppRedis {
+    address: String,
 }
 
 #[derive(Deserialize)]
@@ -281,6 +333,18 @@ struct RawTriggers {
     queue: Vec<Spanned<RawQueueTrigger>>,
     #[serde(default)]
     cron: Vec<Spanned<RawCronTrigger>>,
+    #[serde(default)]
+    redis: Vec<Spanned<RawRedisTrigger>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRedisTrigger {
+    #[allow(dead_code)]
+    id: Option<String>,
+    component: String,
+    channel: String,
+    address: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -474,6 +538,7 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
     }
     let _ = (&raw.application.description, &raw.application.authors);
     let app_settings = app_settings(text, raw.application.tool, err_at)?;
+    let redis_default = raw.application.trigger.redis.map(|r| (r.span().start, r.into_inner().address));
     let base = raw.application.trigger.http.and_then(|h| h.base).unwrap_or_else(|| "/".to_string());
     if !base.starts_with('/') {
         return Err(err_at(
@@ -608,6 +673,8 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         });
     }
 
+    let redis_triggers = redis_triggers(text, raw.trigger.redis, redis_default, &ids, &variables, &err_at)?;
+
     Ok(Manifest {
         path: file.to_path_buf(),
         dir: dir.to_path_buf(),
@@ -619,8 +686,84 @@ pub fn parse(text: &str, file: &Path, dir: &Path) -> Result<Manifest, ManifestEr
         http_routes,
         queue_triggers,
         cron_triggers,
+        redis_triggers,
         riff: app_settings,
     })
+}
+
+/// `[[trigger.redis]]` entries, with `[application.trigger.redis]`'s address where they name none.
+fn redis_triggers(
+    text: &str,
+    raw: Vec<Spanned<RawRedisTrigger>>,
+    default: Option<(usize, String)>,
+    ids: &BTreeSet<&str>,
+    variables: &BTreeMap<String, VariableDecl>,
+    err_at: &impl Fn(Option<usize>, String) -> ManifestError,
+) -> Result<Vec<RedisTrigger>, ManifestError> {
+    // A template names declared variables only; a plain address must be one.
+    let check = |at: usize, key: &str, value: &str, is_address: bool| -> Result<(), ManifestError> {
+        let references = crate::template::template_references(value)
+            .map_err(|m| err_at(Some(at), format!("{key}: {m}")))?;
+        if let Some(missing) = references.iter().find(|r| !variables.contains_key(*r)) {
+            return Err(err_at(
+                Some(at),
+                format!("{key}: refers to {{{{ {missing} }}}}, which is not declared in [variables]"),
+            ));
+        }
+        if is_address && references.is_empty() {
+            check_redis_address(value).map_err(|m| err_at(Some(at), format!("{key}: {m}")))?;
+        }
+        Ok(())
+    };
+    if let Some((at, address)) = &default {
+        check(*at, "[application.trigger.redis] address", address, true)?;
+    }
+    let mut triggers: Vec<RedisTrigger> = Vec::new();
+    for trigger in raw {
+        let at = trigger.span().start;
+        let trigger = trigger.into_inner();
+        if !ids.contains(trigger.component.as_str()) {
+            return Err(err_at(
+                Some(at),
+                format!("[[trigger.redis]] component: no component named {:?}", trigger.component),
+            ));
+        }
+        if trigger.channel.trim().is_empty() {
+            return Err(err_at(Some(at), "[[trigger.redis]] channel: must not be empty".into()));
+        }
+        check(at, "[[trigger.redis]] channel", &trigger.channel, false)?;
+        let address = match (trigger.address, &default) {
+            (Some(own), _) => {
+                check(at, "[[trigger.redis]] address", &own, true)?;
+                own
+            }
+            (None, Some((_, address))) => address.clone(),
+            (None, None) => {
+                return Err(err_at(
+                    Some(at),
+                    "[[trigger.redis]]: no Redis address: set [application.trigger.redis] address = \"redis://host:6379\" \
+                     or this trigger's own address"
+                        .into(),
+                ))
+            }
+        };
+        let line = Some(line_of(text, at));
+        if let Some(twin) = triggers.iter().find(|t| {
+            t.component == trigger.component && t.channel == trigger.channel && t.address == address
+        }) {
+            return Err(err_at(
+                Some(at),
+                format!(
+                    "[[trigger.redis]]: {:?} already handles {:?} on this server (line {})",
+                    trigger.component,
+                    trigger.channel,
+                    twin.line.unwrap_or_default()
+                ),
+            ));
+        }
+        triggers.push(RedisTrigger { component: trigger.component, channel: trigger.channel, address, line });
+    }
+    Ok(triggers)
 }
 
 /// `[application.tool.riff]`.
@@ -1057,5 +1200,89 @@ mod template_host_tests {
         let e = manifest("\"{{ nope }}\"").unwrap_err().to_string();
         assert!(e.contains("not declared in [variables]"), "{e}");
         assert!(manifest("\"not a url\"").is_err(), "plain entries are still checked");
+    }
+}
+
+#[cfg(test)]
+mod redis_trigger_tests {
+    use super::*;
+
+    const APP: &str = r#"spin_manifest_version = 2
+[application]
+name = "t"
+[application.trigger.redis]
+address = "redis://cache:6379"
+[variables]
+events = { default = "redis://events" }
+[[trigger.redis]]
+channel = "orders"
+component = "handler"
+[[trigger.redis]]
+channel = "audit"
+component = "handler"
+address = "{{ events }}"
+[component.handler]
+source = "h.wasm"
+"#;
+
+    fn parse_str(text: &str) -> Result<Manifest, ManifestError> {
+        parse(text, Path::new("spin.toml"), Path::new("/app"))
+    }
+
+    #[test]
+    fn triggers_take_the_app_address_unless_they_have_their_own() {
+        let m = parse_str(APP).unwrap();
+        let got: Vec<(&str, &str, Option<usize>)> =
+            m.redis_triggers.iter().map(|t| (t.channel.as_str(), t.address.as_str(), t.line)).collect();
+        assert_eq!(got, [("orders", "redis://cache:6379", Some(8)), ("audit", "{{ events }}", Some(11))]);
+    }
+
+    #[test]
+    fn mistakes_name_the_line() {
+        let cases = [
+            (
+                APP.replace("address = \"redis://cache:6379\"", "address = \"http://cache\""),
+                4,
+                "expected redis://",
+            ),
+            (
+                APP.replace("component = \"handler\"\n[[", "component = \"nobody\"\n[["),
+                8,
+                "no component named \"nobody\"",
+            ),
+            (APP.replace("channel = \"orders\"", "channel = \"\""), 8, "channel: must not be empty"),
+            (APP.replace("{{ events }}", "{{ nope }}"), 11, "{{ nope }}, which is not declared"),
+            (
+                APP.replace("channel = \"audit\"", "channel = \"orders\"")
+                    .replace("address = \"{{ events }}\"\n", ""),
+                11,
+                "already handles \"orders\" on this server (line 8)",
+            ),
+            (
+                APP.replace("[application.trigger.redis]\naddress = \"redis://cache:6379\"\n", ""),
+                6,
+                "no Redis address",
+            ),
+            (
+                APP.replace("channel = \"orders\"", "channel = \"orders\"\nqueue = 1"),
+                10,
+                "unknown field `queue`",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let e = parse_str(&text).unwrap_err();
+            assert!(e.message.contains(needle), "{needle}: {e}");
+            assert_eq!(e.line, Some(line), "{needle}: {e}");
+        }
+    }
+
+    #[test]
+    fn redis_addresses() {
+        assert!(check_redis_address("redis://127.0.0.1:6379/2").is_ok());
+        assert!(check_redis_address("rediss://user:pw@cache").is_ok());
+        let e = check_redis_address("https://user:hunter2@cache").unwrap_err();
+        assert!(e.contains("expected redis://") && !e.contains("hunter2"), "{e}");
+        assert!(check_redis_address("redis://").is_err());
+        assert!(check_redis_address("cache:6379").is_err());
     }
 }

@@ -11,6 +11,7 @@ mod calls;
 mod cron;
 mod deliveries;
 mod http;
+mod redis;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -49,6 +50,8 @@ pub struct App {
     pub(crate) dispatcher: riff_trigger_queue::Dispatcher,
     /// The `[[trigger.cron]]` tasks.
     pub(crate) cron: riff_trigger_cron::Scheduler,
+    /// The `[[trigger.redis]]` subscribers.
+    pub(crate) redis: riff_trigger_redis::Listener,
     /// The shared record of deployed versions (`[deployments]`), when replicas share one.
     pub(crate) deployments: Option<crate::deployments::Deployments>,
 }
@@ -125,6 +128,7 @@ impl App {
         let snapshot = loader.snapshot(components)?;
         let subscriptions = loader.subscriptions();
         let cron_jobs = loader.cron_jobs()?;
+        let redis_subscriptions = loader.redis_subscriptions()?;
         let reload = ReloadState::new(loader, &snapshot);
         let app = Arc::new_cyclic(|me: &Weak<App>| {
             let callees: Weak<dyn Callees> = me.clone();
@@ -138,12 +142,14 @@ impl App {
                 queue: queue.clone(),
                 dispatcher: Default::default(),
                 cron: Default::default(),
+                redis: Default::default(),
                 deployments,
             }
         });
 
         app.dispatcher.run(Arc::downgrade(&app), queue, subscriptions).await;
         app.cron.run(Arc::downgrade(&app), cron_jobs);
+        app.redis.run(Arc::downgrade(&app), redis_subscriptions);
         spawn_warm_sweeper(Arc::downgrade(&app));
         Ok(app)
     }

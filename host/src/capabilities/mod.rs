@@ -1,5 +1,6 @@
 //! The capabilities wired together: each is a crate of its own (`riff-key-value`, `riff-sql`,
-//! `riff-messaging`, `riff-variables`, `riff-outbound-http`) that implements its WIT imports and
+//! `riff-messaging`, `riff-variables`, `riff-outbound-http`, `riff-outbound-redis`,
+//! `riff-outbound-mqtt`) that implements its WIT imports and
 //! owns its backends; [`add_to_linker`] is the one place they are added to the linker. Typed calls
 //! between components ([`services`]) link against this crate's store type, so they live here.
 //!
@@ -22,6 +23,9 @@ pub fn add_to_linker(linker: &mut Linker<RequestState>) -> anyhow::Result<()> {
     riff_messaging::host::add_to_linker(linker)?;
     riff_variables::add_to_linker(linker)?;
     riff_outbound_rdbms::add_to_linker(linker)?;
+    riff_outbound_redis::add_to_linker(linker)?;
+    riff_outbound_mqtt::add_to_linker(linker)?;
+    riff_trigger_redis::add_to_linker(linker)?;
     Ok(())
 }
 

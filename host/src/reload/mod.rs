@@ -323,6 +323,8 @@ impl App {
         let cron_changed = next.manifest.cron_triggers != state.loader.manifest.cron_triggers;
         let cron_jobs = next.cron_jobs()?;
         let subscriptions = next.subscriptions();
+        let redis_subscriptions = next.redis_subscriptions()?;
+        let redis_changed = redis_subscriptions != state.loader.redis_subscriptions().unwrap_or_default();
         self.current.store(Arc::new(snapshot));
         for id in change.changed.iter().chain(&change.removed) {
             if let Some(pool) = &old.components[id].instances.warm {
@@ -336,6 +338,9 @@ impl App {
         }
         if cron_changed {
             self.cron.run(self.me(), cron_jobs);
+        }
+        if redis_changed {
+            self.redis.run(self.me(), redis_subscriptions);
         }
         Ok(change)
     }
