@@ -23,6 +23,7 @@ mod payment;
 mod payment_stripe;
 mod queue;
 mod recommend;
+mod registry;
 mod search;
 mod services;
 mod transactions;
