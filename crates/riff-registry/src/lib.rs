@@ -172,10 +172,10 @@ fn explain(e: OciDistributionError, reference: &Reference, options: &Options) ->
                 .iter()
                 .any(|x| matches!(x.code, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound)) =>
         {
-            anyhow!("{reference}: not found in the registry (no such repository or tag)")
+            anyhow!("not found in the registry (no such repository or tag)")
         }
         OciDistributionError::ServerError { code: 404, .. } | OciDistributionError::ImageManifestNotFoundError(_) => {
-            anyhow!("{reference}: not found in the registry ({e})")
+            anyhow!("not found in the registry ({e})")
         }
         OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => anyhow!(
             "registry {registry} refused access to {reference} (set RIFF_REGISTRY_USERNAME and RIFF_REGISTRY_PASSWORD, or docker login): {e}"
