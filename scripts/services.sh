@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start the servers the shared-backend tests run against, where they are installed but not
 # running: PostgreSQL (5432), Redis (6379), NATS with JetStream (4222), Mosquitto MQTT (1883). Also install haproxy,
-# which the cluster tests put in front of the replicas. Nothing here is needed to *use* riff:
+# which the cluster tests put in front of the replicas, and docker-registry (the OCI registry the
+# registry tests push to). Nothing here is needed to *use* riff:
 # `riff up` without a runtime config runs on embedded SQLite alone.
 #
 # Idempotent; prints what it started. A server that cannot be started is reported, and the
@@ -46,5 +47,11 @@ if ! command -v haproxy >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; t
     echo "installing haproxy"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null 2>&1 ||
         echo "warning: could not install haproxy: its tests skip (and fail under CI=true)" >&2
+fi
+if ! command -v docker-registry >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    # The registry tests start their own `docker-registry serve` per test on a free port.
+    echo "installing docker-registry"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker-registry >/dev/null 2>&1 ||
+        echo "warning: could not install docker-registry: the registry tests skip (and fail under CI=true)" >&2
 fi
 exit 0

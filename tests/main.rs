@@ -26,6 +26,7 @@ mod queue;
 mod rdbms;
 mod recommend;
 mod redis_mqtt;
+mod registry;
 mod search;
 mod services;
 mod transactions;

@@ -15,6 +15,7 @@ use riff::reload::client::{short_version, AdminClient};
 use riff::{builder, manifest, reload};
 
 mod new_project;
+mod cli_registry;
 
 // The per-request path allocates many small short-lived objects (stores, resource tables,
 // headers); mimalloc's thread-local free lists serve them faster than glibc's malloc.
@@ -76,6 +77,9 @@ enum Command {
         #[arg(long, conflicts_with_all = ["template", "name", "dir"])]
         list: bool,
     },
+    /// Push apps to and pull them from OCI registries, in Spin's format.
+    #[command(subcommand)]
+    Registry(cli_registry::RegistryCommand),
 }
 
 #[derive(clap::Args)]
@@ -93,10 +97,12 @@ const DEFAULT_ADMIN_URL: &str = "http://127.0.0.1:3001";
 
 #[derive(clap::Args)]
 struct UpArgs {
-    /// The manifest (or a directory containing spin.toml), or one `.wasm` to serve on `/...`
-    /// with nothing granted.
+    /// The manifest (or a directory containing spin.toml), one `.wasm` to serve on `/...`
+    /// with nothing granted, or an app in a registry (REGISTRY/REPOSITORY[:TAG], pulled first).
     #[arg(short = 'f', long = "from", default_value = "spin.toml")]
     from: PathBuf,
+    #[command(flatten)]
+    registry: cli_registry::RegistryArgs,
     /// Address to serve on.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: SocketAddr,
@@ -180,6 +186,7 @@ fn main() -> ExitCode {
                 );
             })
         }
+        Command::Registry(command) => cli_registry::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -193,7 +200,16 @@ fn main() -> ExitCode {
 }
 
 fn up(args: UpArgs) -> Result<()> {
-    let from = manifest_path(args.from);
+    // A registry reference is pulled into the cache and runs from there; its state stays here.
+    let pulled = cli_registry::is_reference(&args.from);
+    if pulled && (args.watch || args.build) {
+        anyhow::bail!("--watch and --build need a local manifest: {} is in a registry", args.from.display());
+    }
+    let from = if pulled {
+        cli_registry::pull(&args.from.to_string_lossy(), &args.registry)?.manifest
+    } else {
+        manifest_path(args.from)
+    };
     let one_component = from.extension().is_some_and(|e| e.eq_ignore_ascii_case("wasm"));
     if one_component && (args.watch || args.build) {
         anyhow::bail!("--watch and --build need a manifest: {} is one component", from.display());
@@ -207,7 +223,13 @@ fn up(args: UpArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
         let options = AppOptions {
-            state_dir: args.state_dir.unwrap_or_else(|| manifest.dir.join(".riff")),
+            state_dir: args.state_dir.unwrap_or_else(|| {
+                if pulled {
+                    PathBuf::from(".riff")
+                } else {
+                    manifest.dir.join(".riff")
+                }
+            }),
             runtime_config: args.runtime_config_file,
             cache_dir: args.cache_dir,
         };
