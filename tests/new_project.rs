@@ -142,10 +142,8 @@ fn http_rust_builds() {
     assert_eq!(bytes[6..8], [0x01, 0x00], "a component (layer 1), not a core module");
 }
 
-/// Serving it needs WASIp3 in riff (component-model async, wasi:http@0.3), which is being
-/// added: enable this test (remove the `#[ignore]`) when riff runs spin-sdk 6 components.
+/// A spin-sdk 6 project runs on riff's WASIp3 support (component-model async, wasi:http@0.3).
 #[test]
-#[ignore = "riff cannot run WASIp3 components yet; enable when p3 support lands"]
 fn http_rust_serves() {
     let tmp = tempfile::tempdir().unwrap();
     let (ok, out) = riff_new(tmp.path(), &["http-rust", "hello-p3"]);

@@ -14,8 +14,8 @@ use riff::app::{App, AppOptions};
 use riff::reload::client::{short_version, AdminClient};
 use riff::{builder, manifest, reload};
 
-mod new_project;
 mod cli_registry;
+mod new_project;
 
 // The per-request path allocates many small short-lived objects (stores, resource tables,
 // headers); mimalloc's thread-local free lists serve them faster than glibc's malloc.

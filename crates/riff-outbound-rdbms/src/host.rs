@@ -18,42 +18,13 @@ use wasmtime::component::{HasData, Linker, Resource, ResourceTable};
 use crate::address::{self, AddressError};
 use crate::pool::{self, Lease, Pools};
 
-/// Host bindings for the interfaces (WIT vendored in `wit/deps`).
-pub mod bindings {
-    wasmtime::component::bindgen!({
-        path: [
-            "../../wit/deps/spin@2.0.0",
-            "../../wit/deps/spin-postgres@3.0.0",
-            "../../wit/deps/spin-postgres@4.0.0",
-        ],
-        inline: "
-            package riff:rdbms-host;
-            world rdbms {
-                import fermyon:spin/postgres@2.0.0;
-                import fermyon:spin/mysql@2.0.0;
-                import spin:postgres/postgres@3.0.0;
-                import spin:postgres/postgres@4.0.0;
-            }
-        ",
-        world: "riff:rdbms-host/rdbms",
-        imports: { default: async | trappable },
-        with: {
-            "fermyon:spin/postgres.connection": super::PgLease,
-            "fermyon:spin/mysql.connection": super::MySqlLease,
-            "spin:postgres/postgres@3.0.0.connection": super::PgLease,
-            "spin:postgres/postgres@4.0.0.connection": super::PgLease,
-        },
-    });
-}
+pub use crate::bindings;
 
 use bindings::fermyon::spin::{mysql, postgres as pg2, rdbms_types as v2};
 use bindings::spin::postgres3_0_0::postgres as v3;
 use bindings::spin::postgres4_0_0::postgres as v4;
 
-/// A guest's open PostgreSQL `connection` (every version).
-pub type PgLease = Lease<Postgres>;
-/// A guest's open MySQL `connection`.
-pub type MySqlLease = Lease<MySql>;
+pub use crate::pool::{MySqlLease, PgLease};
 
 /// What one component may reach, and the pools it keeps: made once per component, shared by
 /// all its requests.

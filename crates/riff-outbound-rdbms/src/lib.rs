@@ -28,6 +28,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod address;
+pub mod bindings;
 pub mod host;
 pub mod mysql;
 pub mod pool;

@@ -21,7 +21,7 @@ use sqlx::mysql::{MySqlArguments, MySqlConnection, MySqlRow, MySqlTypeInfo};
 use sqlx::query::Query;
 use sqlx::{Column, Executor, MySql, Row, Type, TypeInfo, ValueRef};
 
-use crate::host::bindings::fermyon::spin::rdbms_types as v2;
+use crate::bindings::fermyon::spin::rdbms_types as v2;
 use crate::MAX_RESULT_BYTES;
 
 use v2::{DbDataType, DbValue, ParameterValue};

@@ -152,3 +152,8 @@ impl<DB: Database> Drop for Lease<DB> {
         }
     }
 }
+
+/// A guest's open PostgreSQL `connection` (every version).
+pub type PgLease = Lease<sqlx::Postgres>;
+/// A guest's open MySQL `connection`.
+pub type MySqlLease = Lease<sqlx::MySql>;

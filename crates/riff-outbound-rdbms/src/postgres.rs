@@ -38,7 +38,7 @@ use sqlx::postgres::{PgArgumentBuffer, PgArguments, PgConnection, PgDatabaseErro
 use sqlx::query::Query;
 use sqlx::{Column, Executor, Postgres, Row, TypeInfo, ValueRef};
 
-use crate::host::bindings::spin::postgres4_0_0::postgres as v4;
+use crate::bindings::spin::postgres4_0_0::postgres as v4;
 use crate::MAX_RESULT_BYTES;
 
 use v4::{DbDataType, DbValue, ParameterValue, RangeBoundKind};
