@@ -238,9 +238,8 @@ mod tests {
     }
 
     async fn open(data: &mut Data, address: &str) -> Result<Resource<Connection>, Error> {
-        let open =
-            v2::HostConnection::open(&mut data.mqtt(), address.into(), "u".into(), "hunter2".into(), 30);
-        open.await.unwrap()
+        let mut view = data.mqtt();
+        v2::HostConnection::open(&mut view, address.into(), "u".into(), "hunter2".into(), 30).await.unwrap()
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ impl MessageHandler for App {
                 .clone()
                 .ok_or_else(|| format!("{component:?} does not export fermyon:spin/inbound-redis"))?;
             let payload = payload.to_vec();
-            let fresh = || self.new_store(&loaded.runtime, 0);
+            let fresh = || self.new_store(&loaded, 0);
             let handled = loaded
                 .instances
                 .invoke(0, fresh, |mut store, instance| {
