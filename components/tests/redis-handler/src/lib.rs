@@ -22,7 +22,7 @@ fn on_message(message: Bytes) -> Result<()> {
     let conn = redis::Connection::open(&variables::get("redis_address")?)
         .map_err(|e| anyhow::anyhow!("opening Redis: {e:?}"))?;
     let key = format!("{key}:{tag}");
-    conn.set(&key, &value.as_bytes().to_vec()).map_err(|e| anyhow::anyhow!("SET {key}: {e:?}"))?;
+    conn.set(&key, value.as_bytes()).map_err(|e| anyhow::anyhow!("SET {key}: {e:?}"))?;
     println!("handled {key}");
     Ok(())
 }
